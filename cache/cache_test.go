@@ -1,0 +1,442 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/hubd/hubdtest"
+	"github.com/hubfs/hubfs/identity"
+)
+
+// clock is a stepped clock: tests move time instead of sleeping.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Step(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+type tuser struct {
+	key *identity.PrivateKey
+	cl  *hub.Client
+}
+
+// newUser is a real client with a token and a mailbox on the test hub.
+func newUser(t *testing.T, h *hubdtest.Hub) tuser {
+	t.Helper()
+	ctx := context.Background()
+	key, err := identity.NewPrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := hub.Dial(ctx, h.Addr, hub.WithKeyInfo(h.Key, h.Secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	if _, err := cl.GetToken(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.SetupMailbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return tuser{key: key, cl: cl}
+}
+
+func (u tuser) send(t *testing.T, to tuser, body string) hub.UserMessage {
+	t.Helper()
+	m, err := u.cl.SendMessage(context.Background(), u.key, to.key.Public(), []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+type fixture struct {
+	hub        *hubdtest.Hub
+	alice, bob tuser
+	clock      *clock
+	cache      *Cache
+	mu         sync.Mutex
+	changes    []Change
+}
+
+func newFixture(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	h := hubdtest.Start(t)
+	f := &fixture{hub: h, alice: newUser(t, h), bob: newUser(t, h), clock: &clock{now: time.Unix(1_800_000_000, 0)}}
+	cfg.Now = f.clock.Now
+	f.cache = New(f.alice.cl, f.alice.key, cfg)
+	f.cache.OnChange(func(c Change) {
+		f.mu.Lock()
+		f.changes = append(f.changes, c)
+		f.mu.Unlock()
+	})
+	return f
+}
+
+func (f *fixture) takeChanges() []Change {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.changes
+	f.changes = nil
+	return c
+}
+
+func (f *fixture) calls(op string) int64 { return f.cache.Stats().HubCallsByOp[op] }
+
+func TestListingIsServedForTheTTL(t *testing.T) {
+	f := newFixture(t, Config{ListTTL: time.Minute})
+	ctx := context.Background()
+	m1 := f.bob.send(t, f.alice, "one")
+	for range 3 {
+		got, err := f.cache.List(ctx, Inbox)
+		if err != nil || len(got) != 1 || got[0].ID != m1.ID {
+			t.Fatalf("List = %v, %v", got, err)
+		}
+	}
+	if n := f.calls("ListInboxMessages"); n != 1 {
+		t.Errorf("3 lists within the TTL made %d hub calls, want 1", n)
+	}
+	m2 := f.bob.send(t, f.alice, "two")
+	if got, _ := f.cache.List(ctx, Inbox); len(got) != 1 {
+		t.Errorf("within the TTL a remote send shows early: %d entries", len(got))
+	}
+	f.clock.Step(time.Minute)
+	got, err := f.cache.List(ctx, Inbox)
+	if err != nil || len(got) != 2 || got[1].ID != m2.ID {
+		t.Fatalf("List after the TTL = %v, %v", got, err)
+	}
+	if n := f.calls("ListInboxMessages"); n != 2 {
+		t.Errorf("hub calls after the TTL = %d, want 2", n)
+	}
+	// The refresh saw the new message and said so.
+	ch := f.takeChanges()
+	if len(ch) != 1 || ch[0].Kind != Added || ch[0].ID != m2.ID || ch[0].Entry.Size != 3 {
+		t.Errorf("changes = %+v, want one Added for %s", ch, m2.ID)
+	}
+}
+
+func TestEntriesComeFromListDataAlone(t *testing.T) {
+	f := newFixture(t, Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	ctx := context.Background()
+	m := f.bob.send(t, f.alice, "twelve bytes")
+	e, err := f.cache.Lookup(ctx, Inbox, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Size != 12 || e.From != f.bob.key.Public().String() || e.To != f.alice.key.Public().String() || !e.Unread() || e.CreatedAt.IsZero() {
+		t.Errorf("entry = %+v", e)
+	}
+	if _, err := f.cache.Lookup(ctx, Inbox, "01aaaaaaaaaaaaaaaaaaaaaaaa"); !errors.Is(err, hub.ErrNotFound) {
+		t.Errorf("Lookup of a missing id: %v, want ErrNotFound", err)
+	}
+	// The listing carried the body: opening makes no further hub call.
+	before := f.cache.Stats().HubCalls
+	plain, err := f.cache.Open(ctx, Inbox, m.ID)
+	if err != nil || string(plain) != "twelve bytes" {
+		t.Fatalf("Open = %q, %v", plain, err)
+	}
+	if after := f.cache.Stats().HubCalls; after != before {
+		t.Errorf("Open after a listing made %d hub calls, want 0", after-before)
+	}
+}
+
+func TestConcurrentMissesMakeOneCall(t *testing.T) {
+	f := newFixture(t, Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	m := f.bob.send(t, f.alice, "shared")
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for range 20 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if b, err := f.cache.Open(ctx, Inbox, m.ID); err != nil || string(b) != "shared" {
+				errs <- fmt.Errorf("Open = %q, %v", b, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := f.cache.List(ctx, Sentbox); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Open fetches one message by seek (a one-item inbox page); the sentbox
+	// listing is one page. Each at most once for 20 concurrent callers.
+	if n := f.calls("ListInboxMessages"); n != 1 {
+		t.Errorf("20 concurrent cold Opens made %d inbox calls, want 1", n)
+	}
+	if n := f.calls("ListSentboxMessages"); n != 1 {
+		t.Errorf("20 concurrent cold Lists made %d sentbox calls, want 1", n)
+	}
+}
+
+func TestLocalChangesShowAtOnce(t *testing.T) {
+	f := newFixture(t, Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	ctx := context.Background()
+	in := f.bob.send(t, f.alice, "to alice")
+	if _, err := f.cache.List(ctx, Inbox); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cache.List(ctx, Sentbox); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.cache.Stats().HubCalls
+
+	e, err := f.cache.Send(ctx, f.bob.key.Public(), []byte("to bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := f.cache.MarkRead(ctx, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, _ := f.cache.List(ctx, Sentbox)
+	if len(sent) != 1 || sent[0].ID != e.ID || sent[0].Size != 6 {
+		t.Errorf("sentbox after Send = %+v", sent)
+	}
+	if b, err := f.cache.Open(ctx, Sentbox, e.ID); err != nil || string(b) != "to bob" {
+		t.Errorf("Open of the sent copy = %q, %v", b, err)
+	}
+	got, _ := f.cache.Lookup(ctx, Inbox, in.ID)
+	if !got.ReadAt.Equal(at) {
+		t.Errorf("read_at after MarkRead = %v, want %v", got.ReadAt, at)
+	}
+	if err := f.cache.Delete(ctx, Inbox, in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cache.Lookup(ctx, Inbox, in.ID); !errors.Is(err, hub.ErrNotFound) {
+		t.Errorf("Lookup after Delete: %v", err)
+	}
+	// Three changing calls, and not one listing to see their effect.
+	if n := f.cache.Stats().HubCalls - calls; n != 3 {
+		t.Errorf("hub calls = %d, want 3 (send, read, delete)", n)
+	}
+	var kinds []ChangeKind
+	for _, c := range f.takeChanges() {
+		kinds = append(kinds, c.Kind)
+	}
+	if !slices.Equal(kinds, []ChangeKind{Added, Read, Removed}) {
+		t.Errorf("changes = %v, want added, read, removed", kinds)
+	}
+}
+
+// gated is the real client with a hook: it holds a listing reply until
+// released, to order a refresh against a local change.
+type gated struct {
+	*hub.Client
+	once             sync.Once
+	fetched, release chan struct{}
+}
+
+func (g *gated) ListInboxMessages(ctx context.Context, o hub.InboxListOptions) ([]hub.UserMessage, error) {
+	page, err := g.Client.ListInboxMessages(ctx, o)
+	if o.Seek == "" {
+		g.once.Do(func() {
+			close(g.fetched)
+			<-g.release
+		})
+	}
+	return page, err
+}
+
+func TestRefreshInFlightDoesNotUndoALocalDelete(t *testing.T) {
+	h := hubdtest.Start(t)
+	alice, bob := newUser(t, h), newUser(t, h)
+	m := bob.send(t, alice, "doomed")
+	g := &gated{Client: alice.cl, fetched: make(chan struct{}), release: make(chan struct{})}
+	c := New(g, alice.key, Config{ListTTL: time.Hour})
+	ctx := context.Background()
+
+	done := make(chan error, 1)
+	go func() { _, err := c.List(ctx, Inbox); done <- err }()
+	<-g.fetched // the listing holds the message
+	if err := c.Delete(ctx, Inbox, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.List(ctx, Inbox); len(got) != 0 {
+		t.Errorf("inbox after a delete during a refresh = %+v, want empty", got)
+	}
+}
+
+func TestTamperedMessageFailsAloneAndForGood(t *testing.T) {
+	f := newFixture(t, Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	ctx := context.Background()
+	good := f.bob.send(t, f.alice, "good")
+	bad := f.bob.send(t, f.alice, "bad")
+	f.hub.TamperMessage(t, "inbox", bad.ID)
+	if got, err := f.cache.List(ctx, Inbox); err != nil || len(got) != 2 {
+		t.Fatalf("List with a tampered message = %v, %v", got, err)
+	}
+	if _, err := f.cache.Open(ctx, Inbox, bad.ID); !errors.Is(err, hub.ErrBadSignature) {
+		t.Errorf("Open tampered: %v, want ErrBadSignature", err)
+	}
+	if b, err := f.cache.Open(ctx, Inbox, good.ID); err != nil || string(b) != "good" {
+		t.Errorf("Open good = %q, %v", b, err)
+	}
+	before := f.cache.Stats()
+	if _, err := f.cache.Open(ctx, Inbox, bad.ID); !errors.Is(err, hub.ErrBadSignature) {
+		t.Errorf("second Open tampered: %v", err)
+	}
+	after := f.cache.Stats()
+	if after.HubCalls != before.HubCalls || after.PlainHits != before.PlainHits+1 {
+		t.Errorf("a known-bad message was fetched or checked again: %+v -> %+v", before, after)
+	}
+}
+
+func TestZeroConfigCachesNothing(t *testing.T) {
+	f := newFixture(t, Config{})
+	ctx := context.Background()
+	m := f.bob.send(t, f.alice, "x")
+	for range 2 {
+		if _, err := f.cache.List(ctx, Inbox); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.cache.Open(ctx, Inbox, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := f.cache.Stats()
+	if st.HubCallsByOp["ListInboxMessages"] != 4 || st.CiphertextBytes != 0 || st.PlaintextBytes != 0 {
+		t.Errorf("uncached: %+v, want 4 inbox calls and nothing kept", st)
+	}
+}
+
+func TestPagingOverManyMessages(t *testing.T) {
+	f := newFixture(t, Config{PageSize: 7})
+	want := make([]string, 0, 30)
+	for i := range 30 {
+		want = append(want, f.bob.send(t, f.alice, fmt.Sprint(i)).ID)
+	}
+	got, err := f.cache.List(context.Background(), Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range got {
+		ids = append(ids, e.ID)
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("paged listing:\n got %v\nwant %v", ids, want)
+	}
+	if n := f.calls("ListInboxMessages"); n != 5 {
+		t.Errorf("30 messages in pages of 7 took %d calls, want 5", n)
+	}
+}
+
+func TestThreads(t *testing.T) {
+	f := newFixture(t, Config{ListTTL: time.Minute})
+	ctx := context.Background()
+	ts, err := f.cache.Threads(ctx)
+	if err != nil || len(ts) != 1 || !ts[0].Mailbox || ts[0].Name != hub.MailboxName {
+		t.Fatalf("Threads = %+v, %v; want the mailbox", ts, err)
+	}
+	nt, err := f.cache.NewThread(ctx, "notes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts, _ := f.cache.Threads(ctx); len(ts) != 2 {
+		t.Errorf("Threads after NewThread = %+v", ts)
+	}
+	if err := f.cache.DeleteThread(ctx, ts[0]); !errors.Is(err, hub.ErrPermission) {
+		t.Errorf("DeleteThread(mailbox) = %v, want ErrPermission", err)
+	}
+	if err := f.cache.DeleteThread(ctx, nt); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Step(time.Minute)
+	if ts, _ := f.cache.Threads(ctx); len(ts) != 1 {
+		t.Errorf("Threads after DeleteThread and a refresh = %+v", ts)
+	}
+}
+
+// TestApplyWatchEvents feeds the real hub's watch into the cache: the
+// listing follows remote changes without another listing call.
+func TestApplyWatchEvents(t *testing.T) {
+	f := newFixture(t, Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	ctx := context.Background()
+	mbox, err := f.alice.cl.GetMailboxID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan hub.MailboxEvent, 16)
+	w, err := f.alice.cl.WatchInbox(ctx, mbox, func(ev hub.MailboxEvent) {
+		f.cache.Apply(Inbox, ev)
+		if ev.Type <= hub.MailboxEventDelete {
+			events <- ev
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := f.cache.List(ctx, Inbox); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(want hub.MailboxEventType) {
+		t.Helper()
+		select {
+		case ev := <-events:
+			if ev.Type != want {
+				t.Fatalf("event %v, want %v", ev.Type, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %v event in 10s", want)
+		}
+	}
+	m := f.bob.send(t, f.alice, "pushed")
+	wait(hub.MailboxEventCreate)
+	if e, err := f.cache.Lookup(ctx, Inbox, m.ID); err != nil || e.Size != 6 {
+		t.Fatalf("Lookup after a create event = %+v, %v", e, err)
+	}
+	if b, err := f.cache.Open(ctx, Inbox, m.ID); err != nil || string(b) != "pushed" {
+		t.Fatalf("Open after a create event = %q, %v", b, err)
+	}
+	// Another device of alice's reads and deletes it.
+	if _, err := f.alice.cl.ReadInboxMessage(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	wait(hub.MailboxEventSave)
+	if e, _ := f.cache.Lookup(ctx, Inbox, m.ID); e.Unread() {
+		t.Error("still unread after a save event")
+	}
+	if err := f.alice.cl.DeleteInboxMessage(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	wait(hub.MailboxEventDelete)
+	if _, err := f.cache.Lookup(ctx, Inbox, m.ID); !errors.Is(err, hub.ErrNotFound) {
+		t.Errorf("Lookup after a delete event: %v", err)
+	}
+	if n := f.calls("ListInboxMessages"); n != 1 {
+		t.Errorf("listing calls = %d, want the first one only", n)
+	}
+	var kinds []ChangeKind
+	for _, c := range f.takeChanges() {
+		kinds = append(kinds, c.Kind)
+	}
+	if !slices.Equal(kinds, []ChangeKind{Added, Read, Removed}) {
+		t.Errorf("changes = %v", kinds)
+	}
+}

@@ -1,0 +1,448 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/urfave/cli/v2"
+
+	"github.com/hubfs/hubfs/cache"
+	hubfs "github.com/hubfs/hubfs/fs"
+	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/hubd"
+	"github.com/hubfs/hubfs/identity"
+)
+
+// readyFDEnv names the descriptor a mount reports readiness on: one line,
+// "ready {json}" once the kernel has the mount, or "error: ..." if it failed.
+// --daemon sets it for the background child; tests use it to wait for a
+// foreground mount without polling.
+const readyFDEnv = "HUBFS_READY_FD"
+
+func mountCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "mount",
+		Usage: "mount a mailbox as a filesystem (inbox, unread, sentbox, outbox, threads)",
+		UsageText: "hubfs mount [--daemon] [--hub ADDR --key KEY] [options] MNT\n\n" +
+			"Without --hub (or HUBFS_HUB), hubfs runs a hub inside the mount process: data in\n" +
+			"--data, listening on --listen so other local mounts and clients can use it, and an\n" +
+			"identity and API key created on first use. With --hub it uses that hub, with the\n" +
+			"API key from HUBFS_KEY and the secret from HUBFS_SECRET or --secret-file.\n\n" +
+			"The mount serves until `hubfs umount MNT`, `fusermount3 -u MNT`, SIGINT or SIGTERM.\n" +
+			"--daemon returns once the mount is ready and serves in the background.\n\n" +
+			"Example:\n" +
+			"   hubfs mount --daemon ~/mail && echo hello > ~/mail/outbox/$(hubfs whoami)\n" +
+			"   HUBFS_HUB=hub.example.org:443 HUBFS_KEY=... HUBFS_SECRET_FILE=~/.hubsecret hubfs mount ~/mail",
+		Flags: append(connectionFlags(),
+			&cli.BoolFlag{Name: "daemon", Aliases: []string{"d"}, Usage: "return once mounted; serve in the background"},
+			&cli.StringFlag{Name: "log-file", EnvVars: []string{"HUBFS_LOG_FILE"}, Usage: "with --daemon, append the mount's log to `FILE` (default: discard)"},
+			&cli.DurationFlag{Name: "op-timeout", Value: 10 * time.Second, Usage: "longest any syscall waits on the hub before it fails (ETIMEDOUT)"},
+			&cli.DurationFlag{Name: "list-ttl", Value: 2 * time.Second, Usage: "how long a listing is reused before the hub is asked again (0: always ask)"},
+			&cli.DurationFlag{Name: "message-ttl", Value: time.Hour, Usage: "how long the kernel keeps a message's name and attributes"},
+			&cli.StringFlag{Name: "ciphertext-cache", Value: "64MiB", Usage: "`SIZE` of message bodies kept in RAM (0: none)"},
+			&cli.StringFlag{Name: "plaintext-cache", Value: "32MiB", Usage: "`SIZE` of decrypted bodies kept in RAM, never on disk (0: none)"},
+			&cli.StringFlag{Name: "max-size", Value: "1MiB", Usage: "the hub's message size limit (ciphertext `SIZE`); a larger outbox write fails with EFBIG"},
+			&cli.BoolFlag{Name: "allow-other", Usage: "let other users enter the mount (the kernel then enforces the file modes)"},
+			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request and hub call (never contents or secrets)"},
+			&cli.StringFlag{Name: "data", EnvVars: []string{"HUBFS_DATA"}, Usage: "embedded hub: data `DIR` (default $XDG_DATA_HOME/hubfs/hub)"},
+			&cli.StringFlag{Name: "listen", Value: hubd.DefaultListen, Usage: "embedded hub: `ADDR` to listen on"},
+		),
+		Action: mountAction,
+	}
+}
+
+// mountSettings are the parsed flags that do not need the hub.
+type mountSettings struct {
+	dir                        string
+	cipherBytes, plainBytes    int64
+	maxSize                    int
+	opTimeout, listTTL, msgTTL time.Duration
+}
+
+func parseMountSettings(c *cli.Context) (mountSettings, error) {
+	var s mountSettings
+	if c.NArg() != 1 {
+		return s, usagef("mount takes one argument, the mount point MNT (got %d)", c.NArg())
+	}
+	dir, err := filepath.Abs(c.Args().First())
+	if err != nil {
+		return s, err
+	}
+	s.dir = dir
+	size := func(flag string) (int64, error) {
+		n, err := humanize.ParseBytes(c.String(flag))
+		if err != nil || n > 1<<40 {
+			return 0, usagef("--%s: %q is not a size like 64MiB", flag, c.String(flag))
+		}
+		return int64(n), nil
+	}
+	if s.cipherBytes, err = size("ciphertext-cache"); err != nil {
+		return s, err
+	}
+	if s.plainBytes, err = size("plaintext-cache"); err != nil {
+		return s, err
+	}
+	max, err := size("max-size")
+	if err != nil {
+		return s, err
+	}
+	if max <= identity.Overhead {
+		return s, usagef("--max-size must be over %d bytes (the encryption overhead)", identity.Overhead)
+	}
+	s.maxSize = int(max) - identity.Overhead
+	s.opTimeout, s.listTTL, s.msgTTL = c.Duration("op-timeout"), c.Duration("list-ttl"), c.Duration("message-ttl")
+	if s.opTimeout <= 0 {
+		return s, usagef("--op-timeout must be positive")
+	}
+	if s.listTTL < 0 || s.msgTTL < 0 {
+		return s, usagef("TTLs cannot be negative")
+	}
+	return s, nil
+}
+
+func mountAction(c *cli.Context) error {
+	s, err := parseMountSettings(c)
+	if err != nil {
+		return err
+	}
+	if c.Bool("daemon") {
+		return daemonize(c, s.dir)
+	}
+	ready := readyReporter()
+	err = serveMount(c, s, ready)
+	if err != nil {
+		ready.fail(err)
+	}
+	return err
+}
+
+// serveMount connects, mounts and serves until unmounted or signalled.
+func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
+	level := slog.LevelInfo
+	if c.Bool("debug") {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+
+	// Check the mount point before starting anything that listens.
+	if err := hubfs.CheckMountpoint(s.dir); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c.Context = ctx // a signal while connecting cancels the connection too
+
+	var (
+		cl       *hub.Client
+		key      *identity.PrivateKey
+		hubAddr  = c.String("hub")
+		embedded = !c.IsSet("hub")
+	)
+	if embedded {
+		srv, addr, err := startEmbeddedHub(c, logger, s.maxSize+identity.Overhead)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				logger.Warn("embedded hub shutdown", "err", err)
+			}
+		}()
+		hubAddr = addr
+		if cl, key, err = connectEmbedded(c, addr); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if cl, key, err = connect(c); err != nil {
+			return err
+		}
+	}
+	defer cl.Close()
+
+	mailbox, err := cl.GetMailboxID(ctx)
+	if err != nil {
+		return hubError(c, err)
+	}
+
+	ca := cache.New(cl, key, cache.Config{
+		ListTTL:         s.listTTL,
+		CiphertextBytes: s.cipherBytes,
+		PlaintextBytes:  s.plainBytes,
+		Logger:          logger,
+	})
+	opts := hubfs.DefaultOptions()
+	opts.UID, opts.GID = uint32(os.Getuid()), uint32(os.Getgid())
+	opts.MessageTTL, opts.ListTTL, opts.OpTimeout = s.msgTTL, s.listTTL, s.opTimeout
+	opts.MaxMessageSize = s.maxSize
+	opts.HubAddr, opts.MailboxID = hubAddr, mailbox.String()
+	opts.Logger = logger
+	root := hubfs.New(ca, key.Public(), opts)
+	defer root.Close()
+
+	var fuseLog *log.Logger
+	if c.Bool("debug") {
+		fuseLog = log.New(c.App.ErrWriter, "fuse: ", log.LstdFlags)
+	}
+	srv, err := hubfs.Mount(s.dir, root, hubfs.MountOptions{AllowOther: c.Bool("allow-other"), Debug: c.Bool("debug"), Logger: fuseLog})
+	if err != nil {
+		return err
+	}
+	logger.Info("mounted", "mnt", s.dir, "hub", hubAddr, "identity", key.Public().String())
+	info := mountedInfo{Dir: s.dir, Identity: key.Public().String(), Hub: hubAddr, Embedded: embedded, Pid: os.Getpid()}
+	if ready.f == nil {
+		info.print(c.App.ErrWriter)
+	}
+	ready.ok(info)
+
+	done := make(chan struct{})
+	go func() { srv.Wait(); close(done) }()
+	select {
+	case <-done:
+		logger.Info("unmounted", "mnt", s.dir)
+		return nil
+	case <-ctx.Done():
+	}
+	logger.Info("signal: unmounting", "mnt", s.dir)
+	if err := srv.Unmount(); err != nil {
+		// Busy (a shell inside the mount): detach it now; the kernel
+		// finishes when the last user leaves.
+		logger.Warn("unmount failed, detaching lazily", "err", err)
+		if err := hubfs.Unmount(s.dir, true); err != nil {
+			return fmt.Errorf("unmount %s: %w", s.dir, err)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("unmount %s: the kernel did not release the mount", s.dir)
+	}
+	return nil
+}
+
+// startEmbeddedHub runs hubd inside this process, on --listen with --data.
+func startEmbeddedHub(c *cli.Context, logger *slog.Logger, maxCipher int) (*hubd.Server, string, error) {
+	dataDir := c.String("data")
+	if dataDir == "" {
+		d, err := hubd.DefaultDataDir()
+		if err != nil {
+			return nil, "", err
+		}
+		dataDir = d
+	}
+	srv, err := hubd.New(hubd.Config{
+		Listen:         c.String("listen"),
+		DataDir:        dataDir,
+		MaxMessageSize: maxCipher,
+		Logger:         logger.With("component", "hubd"),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("embedded hub: %w (is another hubfs mount or hubfs serve using %s? then pass --hub %s)", err, c.String("listen"), c.String("listen"))
+	}
+	go func() {
+		if err := srv.Serve(); err != nil {
+			logger.Error("embedded hub stopped", "err", err)
+		}
+	}()
+	return srv, srv.Addr(), nil
+}
+
+// connectEmbedded authenticates to the embedded hub. Its API key is the
+// first unrevoked key in the data directory, created on first use, so a
+// newcomer needs no key at all; the identity is created if missing (as
+// `hubfs init` would).
+func connectEmbedded(c *cli.Context, addr string) (*hub.Client, *identity.PrivateKey, error) {
+	path, err := identityPath(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := identity.LoadKeyFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if key, err = identity.NewPrivateKey(); err != nil {
+			return nil, nil, err
+		}
+		if err := identity.SaveKeyFile(path, key, false); err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(c.App.ErrWriter, "hubfs: created identity %s (%s)\n", path, key.Public())
+	} else if err != nil {
+		return nil, nil, err
+	}
+
+	apiKey, secret := c.String("key"), ""
+	if apiKey != "" {
+		if secret, err = apiSecret(c); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		dataDir := c.String("data")
+		if dataDir == "" {
+			if dataDir, err = hubd.DefaultDataDir(); err != nil {
+				return nil, nil, err
+			}
+		}
+		k, err := embeddedKey(dataDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		apiKey, secret = k.Key, k.Secret
+	}
+	cl, err := hub.Dial(c.Context, addr, hub.WithKeyInfo(apiKey, secret), hub.WithTimeout(c.Duration("timeout")))
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := cl.GetToken(c.Context, key); err != nil {
+		cl.Close()
+		return nil, nil, fmt.Errorf("embedded hub: %w", err)
+	}
+	if _, err := cl.SetupMailbox(c.Context); err != nil {
+		cl.Close()
+		return nil, nil, fmt.Errorf("embedded hub: %w", err)
+	}
+	return cl, key, nil
+}
+
+func embeddedKey(dataDir string) (hubd.APIKey, error) {
+	keys, err := hubd.ListKeys(dataDir)
+	if err != nil {
+		return hubd.APIKey{}, err
+	}
+	for _, k := range keys {
+		if !k.Revoked && k.Secret != "" {
+			return k, nil
+		}
+	}
+	return hubd.CreateKey(dataDir)
+}
+
+// readiness reports on HUBFS_READY_FD, when it is set, exactly once.
+type readiness struct {
+	f *os.File
+}
+
+func readyReporter() *readiness {
+	v := os.Getenv(readyFDEnv)
+	if v == "" {
+		return &readiness{}
+	}
+	os.Unsetenv(readyFDEnv) // not for anything this process starts
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return &readiness{}
+	}
+	return &readiness{f: os.NewFile(uintptr(fd), "ready")}
+}
+
+func (r *readiness) ok(info mountedInfo) {
+	b, _ := json.Marshal(info)
+	r.send("ready " + string(b) + "\n")
+}
+
+// mountedInfo travels from a background mount to the command that started
+// it, which tells the user.
+type mountedInfo struct {
+	Dir      string `json:"dir"`
+	Identity string `json:"identity"`
+	Hub      string `json:"hub"`
+	Embedded bool   `json:"embedded"`
+	Pid      int    `json:"pid"`
+}
+
+func (i mountedInfo) print(w io.Writer) {
+	fmt.Fprintf(w, "hubfs: mounted the mailbox of %s at %s (pid %d)\n", i.Identity, i.Dir, i.Pid)
+	if i.Embedded {
+		fmt.Fprintf(w, "hubfs: hub running at %s; send yourself a message with\n    echo hello > %s/outbox/%s\n", i.Hub, i.Dir, i.Identity)
+	}
+	fmt.Fprintf(w, "hubfs: unmount with `hubfs umount %s`\n", i.Dir)
+}
+
+func (r *readiness) fail(err error) {
+	r.send("error: " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
+}
+
+func (r *readiness) send(line string) {
+	if r.f == nil {
+		return
+	}
+	io.WriteString(r.f, line)
+	r.f.Close()
+	r.f = nil
+}
+
+// daemonize starts this command again in the background, without --daemon,
+// and returns once it reports the mount ready (or why it failed).
+func daemonize(c *cli.Context, dir string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var args []string
+	for _, a := range os.Args[1:] {
+		if a == "--daemon" || a == "-daemon" || a == "-d" || a == "--daemon=true" {
+			continue
+		}
+		args = append(args, a)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	out, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if p := c.String("log-file"); p != "" {
+		out, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	}
+	if err != nil {
+		pw.Close()
+		return fmt.Errorf("log file: %w", err)
+	}
+	defer out.Close()
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.Stdout, cmd.Stderr = out, out
+	// Its own session: the mount outlives this terminal and its signals.
+	// Same working directory, so relative paths in the arguments mean the
+	// same to the child.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		return err
+	}
+	pw.Close()
+	line, _ := bufio.NewReader(pr).ReadString('\n')
+	switch {
+	case strings.HasPrefix(line, "ready "):
+		var info mountedInfo
+		if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "ready ")), &info); err != nil {
+			info = mountedInfo{Dir: dir, Pid: cmd.Process.Pid}
+		}
+		info.print(c.App.ErrWriter)
+		cmd.Process.Release()
+		return nil
+	case strings.HasPrefix(line, "error: "):
+		cmd.Wait()
+		return errors.New(strings.TrimSpace(strings.TrimPrefix(line, "error: ")))
+	default:
+		err := cmd.Wait()
+		return fmt.Errorf("the background mount exited before it was ready (%v); run without --daemon to see why", err)
+	}
+}

@@ -1,0 +1,50 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// controlDir is .hubfs/: files that describe the mount itself.
+type controlDir struct {
+	fusefs.Inode
+	root *Root
+}
+
+var (
+	_ = (fusefs.NodeOnAdder)((*controlDir)(nil))
+	_ = (fusefs.NodeGetattrer)((*controlDir)(nil))
+	_ = (fusefs.NodeLookuper)((*controlDir)(nil))
+	_ = (fusefs.NodeCreater)((*controlDir)(nil))
+	_ = (fusefs.NodeMkdirer)((*controlDir)(nil))
+)
+
+func (d *controlDir) OnAdd(ctx context.Context) {
+	add := func(name string, f *controlFile) {
+		d.AddChild(name, d.NewPersistentInode(ctx, f, fusefs.StableAttr{Mode: syscall.S_IFREG}), false)
+	}
+	add("identity", &controlFile{root: d.root, static: true, gen: d.root.identityFile})
+	add("status", &controlFile{root: d.root, gen: d.root.statusFile})
+	add("usage", &controlFile{root: d.root, gen: d.root.usageFile})
+}
+
+func (d *controlDir) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.root.dirAttr(&out.Attr, 0500)
+	out.SetTimeout(skeletonTTL)
+	return 0
+}
+
+func (d *controlDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return d.root.lookupFixed(&d.Inode, name, out)
+}
+
+func (d *controlDir) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EPERM
+}
+
+func (d *controlDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}

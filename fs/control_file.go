@@ -1,0 +1,98 @@
+package fs
+
+import (
+	"context"
+	"encoding/json"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// controlFile is a file under .hubfs/ whose content is computed at open.
+// Dynamic ones are direct I/O (never cached by the kernel) and report size
+// 0, as /proc files do: readers read to EOF.
+type controlFile struct {
+	fusefs.Inode
+	root   *Root
+	static bool // content never changes: report its size, let the kernel cache it
+	gen    func(ctx context.Context) ([]byte, error)
+}
+
+var (
+	_ = (fusefs.NodeGetattrer)((*controlFile)(nil))
+	_ = (fusefs.NodeOpener)((*controlFile)(nil))
+	_ = (fusefs.NodeSetattrer)((*controlFile)(nil))
+)
+
+func (f *controlFile) Getattr(ctx context.Context, fh fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	var size int64
+	if f.static {
+		b, _ := f.gen(ctx)
+		size = int64(len(b))
+		out.SetTimeout(skeletonTTL)
+	}
+	f.root.fileAttr(&out.Attr, 0400, size, f.root.start, f.root.start)
+	return 0
+}
+
+func (f *controlFile) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		return nil, 0, syscall.EACCES
+	}
+	opCtx, cancel := f.root.opCtx(ctx)
+	defer cancel()
+	b, err := f.gen(opCtx)
+	if err != nil {
+		return nil, 0, f.root.fail("open", ".hubfs/"+f.name(), err)
+	}
+	if f.static {
+		return &bytesHandle{data: b}, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	return &bytesHandle{data: b}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+func (f *controlFile) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EPERM
+}
+
+func (f *controlFile) name() string {
+	name, _ := f.Parent()
+	return name
+}
+
+func (r *Root) identityFile(context.Context) ([]byte, error) {
+	return []byte(r.self.String() + "\n"), nil
+}
+
+// Status is the JSON of .hubfs/status. Its field names are a contract with
+// scripts.
+type Status struct {
+	Hub       string      `json:"hub"`
+	Identity  string      `json:"identity"`
+	MailboxID string      `json:"mailbox_id"`
+	Online    bool        `json:"online"`
+	Mode      string      `json:"mode"`
+	Cache     interface{} `json:"cache"`
+}
+
+func (r *Root) statusFile(context.Context) ([]byte, error) {
+	st := r.mb.Stats()
+	b, err := json.MarshalIndent(Status{
+		Hub:       r.opts.HubAddr,
+		Identity:  r.self.String(),
+		MailboxID: r.opts.MailboxID,
+		Online:    st.Online,
+		Mode:      "ttl", // listings refresh after --list-ttl; "watch" arrives with live updates
+		Cache:     st,
+	}, "", "  ")
+	return append(b, '\n'), err
+}
+
+func (r *Root) usageFile(ctx context.Context) ([]byte, error) {
+	raw, err := r.mb.Usage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(raw, '\n'), nil
+}

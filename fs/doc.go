@@ -1,0 +1,17 @@
+// Package fs is the hubfs node tree: it translates syscalls on a mounted
+// mailbox into calls on a Mailbox (the cache in front of the hub client) and
+// owns no remote state itself.
+//
+// The tree is a contract (issue 5, docs/semantics.md):
+//
+//	inbox/<id>  unread/<id>  sentbox/<id>   one read-only file per message
+//	outbox/<public key>                     write to send, close to deliver
+//	threads/<name>/{id,info.json}           mkdir/rmdir create and delete threads
+//	.hubfs/{identity,status,usage}          control files
+//
+// Only the skeleton is persistent; messages and threads are dynamic inodes
+// whose numbers are derived from their ids, so memory follows what the
+// kernel holds, not the size of the mailbox. Kernel notifications go out from
+// one goroutine (notifier.go) that holds no filesystem lock, fed by the
+// cache's change callback: local operations today, watch events later.
+package fs

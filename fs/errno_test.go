@@ -1,0 +1,119 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/identity"
+)
+
+func TestToErrno(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("op: %w", err) }
+	cases := []struct {
+		err  error
+		want syscall.Errno
+	}{
+		{nil, 0},
+		{context.Canceled, syscall.EINTR},
+		{wrap(context.DeadlineExceeded), syscall.ETIMEDOUT},
+		{wrap(hub.ErrBadSignature), syscall.EBADMSG},
+		{wrap(hub.ErrDecrypt), syscall.EBADMSG},
+		{wrap(identity.ErrDecrypt), syscall.EBADMSG},
+		{wrap(hub.ErrNoMailbox), syscall.ENXIO},
+		// GetMailboxID's "no mailbox" is also NotFound: the mailbox wins.
+		{fmt.Errorf("%w: %w", hub.ErrNoMailbox, hub.ErrNotFound), syscall.ENXIO},
+		{wrap(hub.ErrTooLarge), syscall.EFBIG},
+		{wrap(hub.ErrNotFound), syscall.ENOENT},
+		{wrap(hub.ErrExists), syscall.EEXIST},
+		{wrap(hub.ErrInvalid), syscall.EINVAL},
+		{wrap(identity.ErrInvalidKey), syscall.EINVAL},
+		{wrap(hub.ErrPermission), syscall.EACCES},
+		{wrap(hub.ErrUnauthenticated), syscall.EACCES},
+		{wrap(hub.ErrUnavailable), syscall.EHOSTDOWN},
+		{wrap(errors.ErrUnsupported), syscall.ENOTSUP},
+		{wrap(syscall.EBUSY), syscall.EBUSY},
+		{errors.New("something else"), syscall.EIO},
+	}
+	for _, c := range cases {
+		if got := toErrno(c.err); got != c.want {
+			t.Errorf("toErrno(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+func TestValidMessageID(t *testing.T) {
+	cases := map[string]bool{
+		"01m8gsek97jc8933hh83cpg559":  true,
+		"01M8GSEK97JC8933HH83CPG559":  false, // hubs send lower case; one name per message
+		"01m8gsek97jc8933hh83cpg55":   false,
+		"01m8gsek97jc8933hh83cpg559x": false,
+		"01m8gsek97jc8933hh83cpg55u":  false, // u is not Crockford base32
+		"README":                      false,
+		"":                            false,
+	}
+	for name, want := range cases {
+		if got := validMessageID(name); got != want {
+			t.Errorf("validMessageID(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestInoIsStableAndDistinct(t *testing.T) {
+	id := "01m8gsek97jc8933hh83cpg559"
+	if ino("inbox", id) != ino("inbox", id) {
+		t.Error("ino is not stable")
+	}
+	seen := map[uint64]string{}
+	for _, parts := range [][]string{{"inbox", id}, {"sentbox", id}, {"thread", id}, {"thread", id, "id"}, {"inbox" + id}, {"inbo", "x" + id}} {
+		n := ino(parts...)
+		if n>>63 != 0 || n < 16 {
+			t.Errorf("ino(%v) = %d: outside the dynamic range", parts, n)
+		}
+		if prev, dup := seen[n]; dup {
+			t.Errorf("ino(%v) collides with %s", parts, prev)
+		}
+		seen[n] = fmt.Sprint(parts)
+	}
+}
+
+func TestThreadDirName(t *testing.T) {
+	cases := []struct {
+		name, id, want string
+	}{
+		{"notes", "bafkid", "notes"},
+		{"", "bafkid", "bafkid"},
+		{"a/b", "bafkid", "bafkid"}, // not a usable name: fall back to the id
+		{"..", "bafkid", "bafkid"},
+	}
+	for _, c := range cases {
+		if got := threadDirName(threadOf(c.name, c.id)); got != c.want {
+			t.Errorf("threadDirName(%q, %q) = %q, want %q", c.name, c.id, got, c.want)
+		}
+	}
+}
+
+func threadOf(name, id string) cache.Thread { return cache.Thread{Name: name, ID: id} }
+
+func TestRedactorHidesPayloads(t *testing.T) {
+	cases := map[string]string{
+		`rx 34: WRITE n11 {Fh 1 [0 +16)}"SECRETPL"... 16b p5018`: `rx 34: WRITE n11 {Fh 1 [0 +16)}<16 bytes> p5018`,
+		`rx 9: WRITE n2 {Fh 1}"a\"b" 3b p1`:                      `rx 9: WRITE n2 {Fh 1}<3 bytes> p1`,
+		`rx 14: LOOKUP n1  ".hubfs"  p5035`:                      `rx 14: LOOKUP n1  ".hubfs"  p5035`, // names are not contents
+		`tx 3: OK, {n2 g1 tE=1h0m0s}`:                            `tx 3: OK, {n2 g1 tE=1h0m0s}`,
+	}
+	for in, want := range cases {
+		var b strings.Builder
+		if _, err := (redactor{&b}).Write([]byte(in)); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != want {
+			t.Errorf("redact(%q) = %q, want %q", in, b.String(), want)
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package fs
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/hubd/hubdtest"
+	"github.com/hubfs/hubfs/identity"
+)
+
+// These tests serve the mount in the test process and only make plain
+// syscalls on it (no exec, no mmap: go-fuse's documented deadlocks). The
+// behaviour suite with the built binary is in integration/.
+
+type testMount struct {
+	dir   string
+	root  *Root
+	cache *cache.Cache
+	key   *identity.PrivateKey
+	cl    *hub.Client
+}
+
+func requireFUSE(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but /dev/fuse is missing: %v", err)
+		}
+		t.Skipf("no /dev/fuse: %v", err)
+	}
+}
+
+func dialUser(t *testing.T, h *hubdtest.Hub) (*hub.Client, *identity.PrivateKey) {
+	t.Helper()
+	ctx := context.Background()
+	key, err := identity.NewPrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := hub.Dial(ctx, h.Addr, hub.WithKeyInfo(h.Key, h.Secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	if _, err := cl.GetToken(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.SetupMailbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return cl, key
+}
+
+// mountTest mounts a user's mailbox in a temporary directory. fs.Mount
+// returns once the kernel has the mount, so there is nothing to wait for.
+func mountTest(t *testing.T, h *hubdtest.Hub, cfg cache.Config) *testMount {
+	t.Helper()
+	requireFUSE(t)
+	cl, key := dialUser(t, h)
+	m := &testMount{dir: t.TempDir(), key: key, cl: cl}
+	m.cache = cache.New(cl, key, cfg)
+	opts := DefaultOptions()
+	opts.UID, opts.GID = uint32(os.Getuid()), uint32(os.Getgid())
+	opts.ListTTL = cfg.ListTTL
+	m.root = New(m.cache, key.Public(), opts)
+	srv, err := Mount(m.dir, m.root, MountOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+			Unmount(m.dir, true)
+		}
+		srv.Wait()
+		m.root.Close()
+	})
+	return m
+}
+
+func (m *testMount) path(p ...string) string { return filepath.Join(append([]string{m.dir}, p...)...) }
+
+// TestKernelForgetsWhatChangedLocally: message dentries and attributes are
+// cached by the kernel for an hour, yet marking read and deleting show at
+// once, because the notifier invalidates exactly those entries.
+func TestKernelForgetsWhatChangedLocally(t *testing.T) {
+	h := hubdtest.Start(t)
+	m := mountTest(t, h, cache.Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	bob, bobKey := dialUser(t, h)
+	ctx := context.Background()
+	msg, err := bob.SendMessage(ctx, bobKey, m.key.Public(), []byte("hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	for _, p := range []string{m.path("inbox", msg.ID), m.path("unread", msg.ID)} {
+		if err := unix.Stat(p, &st); err != nil {
+			t.Fatalf("stat %s: %v", p, err)
+		}
+	}
+	if st.Atim != st.Mtim {
+		t.Fatalf("unread: atime != mtime")
+	}
+	if err := unix.Setxattr(m.path("inbox", msg.ID), xattrRead, []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	m.root.notify.sync()
+	if err := unix.Stat(m.path("unread", msg.ID), &st); err != unix.ENOENT {
+		t.Errorf("stat unread/<id> after marking read: %v, want ENOENT", err)
+	}
+	if err := unix.Stat(m.path("inbox", msg.ID), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Atim == st.Mtim {
+		t.Errorf("atime still created_at after marking read: the kernel kept stale attributes")
+	}
+
+	// A message sent to oneself: the sentbox copy is there when close
+	// returns; the inbox copy at the next listing.
+	if err := os.WriteFile(m.path("outbox", m.key.Public().String()), []byte("note"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := os.ReadDir(m.path("sentbox"))
+	if err != nil || len(sent) != 1 {
+		t.Fatalf("sentbox after a send = %v, %v", sent, err)
+	}
+	inbox, err := os.ReadDir(m.path("inbox"))
+	if err != nil || len(inbox) != 2 {
+		t.Fatalf("inbox after a send to self = %v, %v", inbox, err)
+	}
+	if err := os.Remove(m.path("inbox", msg.ID)); err != nil {
+		t.Fatal(err)
+	}
+	m.root.notify.sync()
+	if err := unix.Stat(m.path("inbox", msg.ID), &st); err != unix.ENOENT {
+		t.Errorf("stat after rm: %v, want ENOENT", err)
+	}
+}
+
+// TestWarmListingMakesNoHubCall counts hub calls, not time: a cold ls -l
+// of the inbox is one listing call, a warm one within the TTL none, and
+// reading every message after a listing fetches nothing more.
+func TestWarmListingMakesNoHubCall(t *testing.T) {
+	h := hubdtest.Start(t)
+	m := mountTest(t, h, cache.Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	bob, bobKey := dialUser(t, h)
+	ctx := context.Background()
+	for range 20 {
+		if _, err := bob.SendMessage(ctx, bobKey, m.key.Public(), []byte("body")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lsl := func() {
+		ents, err := os.ReadDir(m.path("inbox"))
+		if err != nil || len(ents) != 20 {
+			t.Fatalf("ls inbox = %d entries, %v", len(ents), err)
+		}
+		for _, e := range ents {
+			fi, err := os.Lstat(m.path("inbox", e.Name()))
+			if err != nil || fi.Size() != 4 {
+				t.Fatalf("stat %s = %v, %v", e.Name(), fi, err)
+			}
+		}
+	}
+	lsl()
+	if n := m.cache.Stats().HubCalls; n != 1 {
+		t.Errorf("cold ls -l of 20 messages: %d hub calls, want 1", n)
+	}
+	lsl()
+	ents, _ := os.ReadDir(m.path("inbox"))
+	for _, e := range ents {
+		if b, err := os.ReadFile(m.path("inbox", e.Name())); err != nil || string(b) != "body" {
+			t.Fatalf("read %s = %q, %v", e.Name(), b, err)
+		}
+	}
+	if n := m.cache.Stats().HubCalls; n != 1 {
+		t.Errorf("warm ls -l and cat of all: %d hub calls in total, want 1", n)
+	}
+}

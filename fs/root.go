@@ -1,0 +1,191 @@
+package fs
+
+import (
+	"context"
+	"log/slog"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/identity"
+)
+
+// Options configure the tree. Zero durations mean "do not let the kernel
+// cache", never "forever".
+type Options struct {
+	UID, GID uint32 // owner of every node: the mounting user
+
+	// MessageTTL is how long the kernel may keep a message's dentry and
+	// attributes. Bodies never change; read state and deletions are pushed
+	// to the kernel by notifications, so this can be long.
+	MessageTTL time.Duration
+	// ListTTL is how long the kernel may keep thread dentries and directory
+	// attributes; it should match the cache's listing TTL.
+	ListTTL time.Duration
+	// OpTimeout bounds every hub-bound operation of one syscall.
+	OpTimeout time.Duration
+	// MaxMessageSize is the largest plaintext an outbox file may hold.
+	MaxMessageSize int
+
+	// Status fields that only the caller knows.
+	HubAddr   string
+	MailboxID string
+
+	Logger *slog.Logger
+}
+
+// DefaultOptions are the mount's defaults (docs/semantics.md explains each).
+func DefaultOptions() Options {
+	return Options{
+		MessageTTL:     time.Hour,
+		ListTTL:        2 * time.Second,
+		OpTimeout:      10 * time.Second,
+		MaxMessageSize: 1<<20 - identity.Overhead,
+	}
+}
+
+// skeletonTTL covers the fixed directories and control files: their names
+// and types never change while mounted.
+const skeletonTTL = 24 * time.Hour
+
+// Root is the mount's root directory and the one place the nodes reach the
+// shared dependencies through. Every field is set by New and read-only after.
+type Root struct {
+	fusefs.Inode
+
+	mb     Mailbox
+	self   *identity.PublicKey
+	opts   Options
+	log    *slog.Logger
+	notify *notifier
+	start  time.Time
+
+	// The skeleton's inodes, set in OnAdd; the notifier reaches children
+	// through them.
+	inbox, unread, sentbox, outbox, threads *fusefs.Inode
+}
+
+var (
+	_ = (fusefs.NodeOnAdder)((*Root)(nil))
+	_ = (fusefs.NodeGetattrer)((*Root)(nil))
+	_ = (fusefs.NodeLookuper)((*Root)(nil))
+	_ = (fusefs.NodeStatfser)((*Root)(nil))
+	_ = (fusefs.NodeCreater)((*Root)(nil))
+	_ = (fusefs.NodeMkdirer)((*Root)(nil))
+	_ = (fusefs.NodeRenamer)((*Root)(nil))
+)
+
+// New builds the tree over mb for the identity self. Call Close after the
+// server stops, to stop the notifier.
+func New(mb Mailbox, self *identity.PublicKey, opts Options) *Root {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Root{mb: mb, self: self, opts: opts, log: opts.Logger, start: time.Now()}
+	r.notify = newNotifier(r.log)
+	mb.OnChange(r.changed)
+	return r
+}
+
+// Close stops the notifier goroutine.
+func (r *Root) Close() { r.notify.close() }
+
+// OnAdd builds the persistent skeleton.
+func (r *Root) OnAdd(ctx context.Context) {
+	dir := func(name string, node fusefs.InodeEmbedder) *fusefs.Inode {
+		ch := r.NewPersistentInode(ctx, node, fusefs.StableAttr{Mode: syscall.S_IFDIR})
+		r.AddChild(name, ch, false)
+		return ch
+	}
+	r.inbox = dir("inbox", &mailboxDir{root: r, box: cache.Inbox})
+	r.unread = dir("unread", &mailboxDir{root: r, box: cache.Inbox, unreadOnly: true})
+	r.sentbox = dir("sentbox", &mailboxDir{root: r, box: cache.Sentbox})
+	r.outbox = dir("outbox", &outboxDir{root: r})
+	r.threads = dir("threads", &threadsDir{root: r})
+	dir(".hubfs", &controlDir{root: r})
+}
+
+func (r *Root) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	r.dirAttr(&out.Attr, 0700)
+	out.SetTimeout(skeletonTTL)
+	return 0
+}
+
+func (r *Root) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return r.lookupFixed(&r.Inode, name, out)
+}
+
+func (r *Root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	out.NameLen = 255
+	out.Bsize = 4096
+	out.Frsize = 4096
+	return 0
+}
+
+// The root's names are fixed.
+func (r *Root) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EPERM
+}
+
+func (r *Root) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+func (r *Root) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	return syscall.EPERM
+}
+
+// lookupFixed answers a lookup among a directory's persistent children.
+func (r *Root) lookupFixed(dir *fusefs.Inode, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	ch := dir.GetChild(name)
+	if ch == nil {
+		return nil, syscall.ENOENT
+	}
+	if ga, ok := ch.Operations().(fusefs.NodeGetattrer); ok {
+		var a fuse.AttrOut
+		if errno := ga.Getattr(context.Background(), nil, &a); errno != 0 {
+			return nil, errno
+		}
+		out.Attr = a.Attr
+		out.SetAttrTimeout(a.Timeout())
+	}
+	out.SetEntryTimeout(skeletonTTL)
+	return ch, 0
+}
+
+// opCtx bounds one syscall's hub work by --op-timeout, under the request's
+// own context so an interrupted syscall cancels its call.
+func (r *Root) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.opts.OpTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, r.opts.OpTimeout)
+}
+
+// changeCtx is opCtx for operations that change the hub (send, delete,
+// mark read, mkdir, rmdir). They are bounded by --op-timeout but not
+// cancelled by a signal: an interrupted change may still have happened on
+// the hub and the caller could not tell, and Go programs get a signal for
+// every goroutine preemption.
+func (r *Root) changeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return r.opCtx(context.WithoutCancel(ctx))
+}
+
+func (r *Root) dirAttr(a *fuse.Attr, perm uint32) {
+	a.Mode = syscall.S_IFDIR | perm
+	a.Nlink = 2
+	a.Uid, a.Gid = r.opts.UID, r.opts.GID
+	t := r.start
+	a.SetTimes(&t, &t, &t)
+}
+
+func (r *Root) fileAttr(a *fuse.Attr, perm uint32, size int64, mtime, atime time.Time) {
+	a.Mode = syscall.S_IFREG | perm
+	a.Nlink = 1
+	a.Size = uint64(size)
+	a.Uid, a.Gid = r.opts.UID, r.opts.GID
+	a.SetTimes(&atime, &mtime, &mtime)
+}
