@@ -7,15 +7,20 @@ MNT ?= $(HOME)/hubfs
 build:
 	$(GO) build -o hubfs ./cmd/hubfs
 
+# Mount your mailbox at $(MNT) on the embedded hub; the identity is created on first use.
 run: build
-	./hubfs init 2>/dev/null || true
-	./hubfs whoami
+	mkdir -p $(MNT)
+	./hubfs mount --daemon $(MNT)
 
 # Everything CI runs: the Go suite with the race detector, then the JS interop test.
-test: gotest
+test: gotest interop
 
 gotest:
 	$(GO) test -race -timeout 20m ./...
+
+# The official @textile/hub npm client against `hubfs serve` (needs node 20 and npm).
+interop:
+	./interop/run.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./...
