@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hubfs/hubfs/hubd"
+)
+
+func keysCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "keys",
+		Usage: "create, list and revoke the API keys of a self-hosted hub",
+		UsageText: "hubfs keys create [--data DIR] [--json]\n" +
+			"hubfs keys list [--data DIR] [--json]\n" +
+			"hubfs keys revoke [--data DIR] KEY\n\n" +
+			"These work on the data directory whether or not `hubfs serve` is running on it.\n\n" +
+			"Example:\n" +
+			"   hubfs keys create --data ~/hub --json > key.json",
+		Subcommands: []*cli.Command{keysCreateCommand(), keysListCommand(), keysRevokeCommand()},
+	}
+}
+
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"}
+}
+
+func keysCreateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "create",
+		Usage: "make a new user-group API key and print it with its secret",
+		UsageText: "hubfs keys create [--data DIR] [--json]\n\n" +
+			"The secret is shown once, here; it is not printed by `keys list`.\n" +
+			"--json prints {\"key\": \"...\", \"secret\": \"...\"}.\n\n" +
+			"Example:\n" +
+			"   (umask 077; hubfs keys create --data ~/hub --json > key.json)",
+		Flags: []cli.Flag{dataFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("keys create takes no arguments, got %q", c.Args().First())
+			}
+			dir, err := dataDir(c)
+			if err != nil {
+				return err
+			}
+			k, err := hubd.CreateKey(dir)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return json.NewEncoder(c.App.Writer).Encode(struct {
+					Key    string `json:"key"`
+					Secret string `json:"secret"`
+				}{k.Key, k.Secret})
+			}
+			_, err = fmt.Fprintf(c.App.Writer, "key:    %s\nsecret: %s\n", k.Key, k.Secret)
+			return err
+		},
+	}
+}
+
+// keyJSON is a key as `keys list --json` prints it: never the secret.
+type keyJSON struct {
+	Key       string    `json:"key"`
+	CreatedAt time.Time `json:"created_at"`
+	Revoked   bool      `json:"revoked"`
+}
+
+func keysListCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list the API keys (not their secrets), oldest first",
+		UsageText: "hubfs keys list [--data DIR] [--json]\n\n" +
+			"--json prints an array of {\"key\", \"created_at\", \"revoked\"}.\n\n" +
+			"Example:\n" +
+			"   hubfs keys list --data ~/hub",
+		Flags: []cli.Flag{dataFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("keys list takes no arguments, got %q", c.Args().First())
+			}
+			dir, err := dataDir(c)
+			if err != nil {
+				return err
+			}
+			keys, err := hubd.ListKeys(dir)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				out := make([]keyJSON, 0, len(keys))
+				for _, k := range keys {
+					out = append(out, keyJSON{k.Key, k.CreatedAt.UTC(), k.Revoked})
+				}
+				return json.NewEncoder(c.App.Writer).Encode(out)
+			}
+			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY\tCREATED\tSTATE")
+			for _, k := range keys {
+				state := "active"
+				if k.Revoked {
+					state = "revoked"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Key, k.CreatedAt.UTC().Format(time.RFC3339), state)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func keysRevokeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "revoke",
+		Usage: "revoke an API key: calls made with it fail from then on",
+		UsageText: "hubfs keys revoke [--data DIR] KEY\n\n" +
+			"Example:\n" +
+			"   hubfs keys revoke --data ~/hub bqsmtzjyxcfmlvmquvfj2e6yqwa",
+		Flags: []cli.Flag{dataFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("keys revoke takes one KEY, got %d arguments", c.NArg())
+			}
+			dir, err := dataDir(c)
+			if err != nil {
+				return err
+			}
+			key := c.Args().First()
+			if err := hubd.RevokeKey(dir, key); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.ErrWriter, "revoked %s\n", key)
+			return nil
+		},
+	}
+}

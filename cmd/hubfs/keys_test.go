@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hubfs/hubfs/hubd"
+)
+
+type createdKey struct {
+	Key    string `json:"key"`
+	Secret string `json:"secret"`
+}
+
+func createKeyJSON(t *testing.T, dir string) createdKey {
+	t.Helper()
+	out, errOut, err := runCLI(t, "keys", "create", "--data", dir, "--json")
+	if err != nil {
+		t.Fatalf("keys create: %v (%s)", err, errOut)
+	}
+	// Exactly the two fields of the contract.
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(out), &raw); err != nil || len(raw) != 2 {
+		t.Fatalf("keys create --json printed %q (%v)", out, err)
+	}
+	var k createdKey
+	json.Unmarshal([]byte(out), &k)
+	// The hub's formats: multibase base32 of 16 and 24 random bytes.
+	if len(k.Key) != 27 || len(k.Secret) != 40 || k.Key[0] != 'b' || k.Secret[0] != 'b' {
+		t.Fatalf("key %q (%d), secret of %d characters", k.Key, len(k.Key), len(k.Secret))
+	}
+	return k
+}
+
+func TestKeys(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hub") // created on demand
+	a := createKeyJSON(t, dir)
+	b := createKeyJSON(t, dir)
+	if a.Key == b.Key || a.Secret == b.Secret {
+		t.Fatal("two keys are the same")
+	}
+
+	out, _, err := runCLI(t, "keys", "create", "--data", dir)
+	if err != nil || !strings.HasPrefix(out, "key:") || !strings.Contains(out, "\nsecret: b") {
+		t.Fatalf("keys create (text) = %q, %v", out, err)
+	}
+
+	if _, _, err := runCLI(t, "keys", "revoke", "--data", dir, a.Key); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runCLI(t, "keys", "list", "--data", dir, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []struct {
+		Key     string `json:"key"`
+		Revoked bool   `json:"revoked"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("keys list --json = %q: %v", out, err)
+	}
+	if len(list) != 3 || list[0].Key != a.Key || !list[0].Revoked || list[1].Revoked {
+		t.Fatalf("keys list = %+v", list)
+	}
+	if strings.Contains(out, a.Secret) || strings.Contains(out, "secret") {
+		t.Fatal("keys list shows secrets")
+	}
+
+	out, _, err = runCLI(t, "keys", "list", "--data", dir)
+	if err != nil || !strings.Contains(out, a.Key) || !strings.Contains(out, "revoked") || strings.Contains(out, b.Secret) {
+		t.Fatalf("keys list (text) = %q, %v", out, err)
+	}
+
+	_, _, err = runCLI(t, "keys", "revoke", "--data", dir, "bnosuchkey")
+	if err == nil || !errors.Is(err, hubd.ErrNotFound) || exitCode(err) != exitFailure {
+		t.Fatalf("revoke of an unknown key: %v", err)
+	}
+	_, _, err = runCLI(t, "keys", "revoke", "--data", dir)
+	wantUsage(t, err, "revoke without a key")
+	_, _, err = runCLI(t, "keys", "create", "--data", dir, "extra")
+	wantUsage(t, err, "create with an argument")
+}
+
+func TestKeysDefaultDataDir(t *testing.T) {
+	xdg := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", xdg)
+	t.Setenv("HUBFS_DATA", "")
+	createKeyJSON(t, "")
+	keys, err := hubd.ListKeys(filepath.Join(xdg, "hubfs", "hub"))
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("key not in $XDG_DATA_HOME/hubfs/hub: %v, %v", keys, err)
+	}
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hubfs/hubfs/hubd"
+)
+
+// shutdownGrace bounds how long `hubfs serve` waits for calls in flight
+// after SIGINT or SIGTERM; a second signal stops at once.
+const shutdownGrace = 30 * time.Second
+
+// dataFlag is the hub's data directory, shared by serve and keys.
+func dataFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:    "data",
+		Usage:   "hub data `DIR` (store, host key; default $XDG_DATA_HOME/hubfs/hub)",
+		EnvVars: []string{"HUBFS_DATA"},
+	}
+}
+
+func dataDir(c *cli.Context) (string, error) {
+	if d := c.String("data"); d != "" {
+		return d, nil
+	}
+	return hubd.DefaultDataDir()
+}
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run a self-hosted hub that speaks the Textile Hub Users protocol",
+		UsageText: "hubfs serve [--listen ADDR] [--data DIR] [--max-message-size N] [--tls-cert FILE --tls-key FILE] [--insecure] [--debug]\n\n" +
+			"One address serves native gRPC (Go clients, hubfs mount) and grpc-web websockets\n" +
+			"(the @textile/hub JavaScript client). Once listening, the address is printed on\n" +
+			"stdout as one line; logs go to stderr. SIGINT or SIGTERM stops it gracefully.\n\n" +
+			"Example:\n" +
+			"   hubfs keys create --data ~/hub\n" +
+			"   hubfs serve --data ~/hub --listen 127.0.0.1:3006",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: hubd.DefaultListen, Usage: "`ADDR` to serve on (host:port; port 0 picks one)", EnvVars: []string{"HUBFS_LISTEN"}},
+			dataFlag(),
+			&cli.IntFlag{Name: "max-message-size", Value: hubd.DefaultMaxMessageSize, Usage: "largest message body accepted, in `BYTES` of ciphertext per copy"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "serve TLS with this certificate `FILE` (PEM; needs --tls-key)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "private key `FILE` of --tls-cert (PEM)"},
+			&cli.BoolFlag{Name: "insecure", Usage: "allow plaintext on an address other machines can reach"},
+			&cli.BoolFlag{Name: "debug", Usage: "log one line per call (method, key prefix, status, duration)"},
+		},
+		Action: runServe,
+	}
+}
+
+func runServe(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("serve takes no arguments, got %q", c.Args().First())
+	}
+	if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
+		return usagef("--tls-cert and --tls-key go together")
+	}
+	if n := c.Int("max-message-size"); n <= 0 {
+		return usagef("--max-message-size must be a positive number of bytes, got %d", n)
+	}
+	dir, err := dataDir(c)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if c.Bool("debug") {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+
+	srv, err := hubd.New(hubd.Config{
+		Listen:         c.String("listen"),
+		DataDir:        dir,
+		MaxMessageSize: c.Int("max-message-size"),
+		TLSCertFile:    c.String("tls-cert"),
+		TLSKeyFile:     c.String("tls-key"),
+		AllowInsecure:  c.Bool("insecure"),
+		Logger:         logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	if _, err := fmt.Fprintln(c.App.Writer, srv.Addr()); err != nil {
+		return err
+	}
+	keys, err := hubd.ListKeys(dir)
+	if err == nil && !anyActive(keys) {
+		logger.Warn("no API key in the data directory yet: create one with `hubfs keys create`", "data", dir)
+	}
+
+	select {
+	case err := <-served:
+		return err
+	case sig := <-sigs:
+		logger.Info("signal received, stopping", "signal", sig.String(), "grace", shutdownGrace)
+	case <-c.Context.Done():
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			cancel() // a second signal: stop waiting for calls in flight
+		case <-ctx.Done():
+		}
+	}()
+	shutErr := srv.Shutdown(ctx)
+	if err := <-served; err != nil {
+		return err
+	}
+	if shutErr != nil && !errors.Is(shutErr, context.Canceled) {
+		return shutErr
+	}
+	return nil
+}
+
+func anyActive(keys []hubd.APIKey) bool {
+	for _, k := range keys {
+		if !k.Revoked {
+			return true
+		}
+	}
+	return false
+}

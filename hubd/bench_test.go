@@ -1,0 +1,66 @@
+package hubd_test
+
+import (
+	"fmt"
+	"testing"
+
+	hubpb "github.com/hubfs/hubfs/hub/pb"
+	"github.com/hubfs/hubfs/hubd"
+	"github.com/hubfs/hubfs/hubd/hubdtest"
+)
+
+// benchHub is a hub on loopback whose Bob already has stored messages from
+// Alice (both boxes), each with a 1 KiB plaintext body.
+func benchHub(b *testing.B, stored int) (alice, bob *user) {
+	b.Helper()
+	h := hubdtest.Start(b)
+	conn := dial(b, h)
+	alice, bob = mailboxUser(b, h, conn), mailboxUser(b, h, conn)
+	req := sendReq(b, alice, bob.id, make([]byte, 1024))
+	if _, err := hubd.SeedMessages(h.Server, alice.id, bob.id, stored, req.ToBody, req.ToSignature); err != nil {
+		b.Fatal(err)
+	}
+	return alice, bob
+}
+
+func BenchmarkSendMessage(b *testing.B) {
+	for _, stored := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("stored=%d", stored), func(b *testing.B) {
+			alice, bob := benchHub(b, stored)
+			req := sendReq(b, alice, bob.id, make([]byte, 1024))
+			ctx := alice.ctx()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := alice.users.SendMessage(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkListInboxMessages(b *testing.B) {
+	for _, stored := range []int{1000, 10000} {
+		for _, limit := range []int64{100, 500} {
+			b.Run(fmt.Sprintf("stored=%d/limit=%d", stored, limit), func(b *testing.B) {
+				_, bob := benchHub(b, stored)
+				ctx := bob.ctx()
+				// Seek to the middle, so the page is not just the index's end.
+				mid, err := bob.users.ListInboxMessages(ctx, &hubpb.ListInboxMessagesRequest{Limit: int64(stored / 2)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				seek := mid.Messages[len(mid.Messages)-1].Id
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					res, err := bob.users.ListInboxMessages(ctx, &hubpb.ListInboxMessagesRequest{Seek: seek, Limit: limit})
+					if err != nil || len(res.Messages) != int(limit) {
+						b.Fatalf("%d messages, %v", len(res.GetMessages()), err)
+					}
+				}
+			})
+		}
+	}
+}

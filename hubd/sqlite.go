@@ -1,0 +1,446 @@
+package hubd
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver: no cgo
+)
+
+// dbFile is the store's name inside the data directory.
+const dbFile = "hub.db"
+
+// migrations are the schema, one step per version, applied in order inside
+// a transaction that also bumps PRAGMA user_version. Append only: an
+// existing step may already have run on someone's data.
+var migrations = []string{
+	// 1: keys, threads, messages and per-user counters.
+	`CREATE TABLE api_keys (
+		key        TEXT PRIMARY KEY,
+		secret     TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		revoked    INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE threads (
+		id         BLOB PRIMARY KEY,
+		owner      TEXT NOT NULL,
+		name       TEXT NOT NULL,
+		is_db      INTEGER NOT NULL,
+		created_at INTEGER NOT NULL
+	);
+	CREATE UNIQUE INDEX threads_owner_name ON threads (owner, name) WHERE name <> '';
+	CREATE INDEX threads_owner ON threads (owner, created_at);
+	CREATE TABLE messages (
+		owner      TEXT NOT NULL,
+		box        INTEGER NOT NULL,
+		id         TEXT NOT NULL,
+		sender     TEXT NOT NULL,
+		recipient  TEXT NOT NULL,
+		body       BLOB NOT NULL,
+		signature  BLOB NOT NULL,
+		created_at INTEGER NOT NULL,
+		read_at    INTEGER NOT NULL DEFAULT 0
+	);
+	-- Bodies can be a megabyte, so the table keeps its rowid (WITHOUT ROWID
+	-- suits small rows only) and paging walks this index.
+	CREATE UNIQUE INDEX messages_page ON messages (owner, box, id);
+	CREATE TABLE users (
+		owner      TEXT PRIMARY KEY,
+		sent       INTEGER NOT NULL DEFAULT 0,
+		first_seen INTEGER NOT NULL
+	);`,
+}
+
+// sqliteStore is the embedded Store: one SQLite file in WAL mode, so
+// `hubfs keys` can write while a server reads and writes the same file.
+type sqliteStore struct {
+	db *sql.DB
+}
+
+var _ Store = (*sqliteStore)(nil)
+
+// openSQLite opens (creating if needed) and migrates the store in dir.
+func openSQLite(ctx context.Context, dir string) (*sqliteStore, error) {
+	path := filepath.Join(dir, dbFile)
+	// Create the file ourselves so it is private from the first byte: it
+	// holds the API secrets.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	f.Close()
+
+	q := url.Values{}
+	// busy_timeout lets a second process (hubfs keys next to hubfs serve)
+	// wait for the write lock instead of failing; synchronous=FULL because
+	// an acknowledged message must survive a power cut, not only a crash;
+	// immediate transactions take the write lock up front, so two writers
+	// never deadlock upgrading a read lock.
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &sqliteStore{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *sqliteStore) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("open store: read schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("open store: schema version %d is newer than this hubfs knows (%d): upgrade hubfs", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("open store: migrate to schema %d: %w", v+1, err)
+		}
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	// PRAGMA takes no bound parameters; the value is our own integer.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	return tx.Commit()
+}
+
+func (s *sqliteStore) Close() error { return s.db.Close() }
+
+func (s *sqliteStore) CreateKey(ctx context.Context, k APIKey) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO api_keys (key, secret, created_at, revoked) VALUES (?, ?, ?, ?)`,
+		k.Key, k.Secret, k.CreatedAt.UnixNano(), k.Revoked)
+	if err != nil {
+		return fmt.Errorf("create key: %w", err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) GetKey(ctx context.Context, key string) (APIKey, error) {
+	var k APIKey
+	var created int64
+	err := s.db.QueryRowContext(ctx,
+		`SELECT key, secret, created_at, revoked FROM api_keys WHERE key = ?`, key).
+		Scan(&k.Key, &k.Secret, &created, &k.Revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return APIKey{}, ErrNotFound
+	}
+	if err != nil {
+		return APIKey{}, fmt.Errorf("get key: %w", err)
+	}
+	k.CreatedAt = time.Unix(0, created)
+	return k, nil
+}
+
+func (s *sqliteStore) ListKeys(ctx context.Context) ([]APIKey, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT key, secret, created_at, revoked FROM api_keys ORDER BY created_at, key`)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []APIKey
+	for rows.Next() {
+		var k APIKey
+		var created int64
+		if err := rows.Scan(&k.Key, &k.Secret, &created, &k.Revoked); err != nil {
+			return nil, fmt.Errorf("list keys: %w", err)
+		}
+		k.CreatedAt = time.Unix(0, created)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	return keys, nil
+}
+
+func (s *sqliteStore) RevokeKey(ctx context.Context, key string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked = 1 WHERE key = ?`, key)
+	if err != nil {
+		return fmt.Errorf("revoke key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+const threadCols = `id, owner, name, is_db, created_at`
+
+func scanThread(row interface{ Scan(...any) error }) (Thread, error) {
+	var t Thread
+	var created int64
+	if err := row.Scan(&t.ID, &t.Owner, &t.Name, &t.IsDB, &created); err != nil {
+		return Thread{}, err
+	}
+	t.CreatedAt = time.Unix(0, created)
+	return t, nil
+}
+
+func (s *sqliteStore) CreateThread(ctx context.Context, t Thread) (Thread, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Thread{}, fmt.Errorf("create thread: %w", err)
+	}
+	defer tx.Rollback()
+	if t.Name != "" {
+		old, err := scanThread(tx.QueryRowContext(ctx,
+			`SELECT `+threadCols+` FROM threads WHERE owner = ? AND name = ?`, t.Owner, t.Name))
+		if err == nil {
+			return old, ErrNameTaken
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return Thread{}, fmt.Errorf("create thread: %w", err)
+		}
+	}
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM threads WHERE id = ?`, t.ID).Scan(&one)
+	if err == nil {
+		return Thread{}, ErrIDTaken
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return Thread{}, fmt.Errorf("create thread: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO threads (`+threadCols+`) VALUES (?, ?, ?, ?, ?)`,
+		t.ID, t.Owner, t.Name, t.IsDB, t.CreatedAt.UnixNano()); err != nil {
+		return Thread{}, fmt.Errorf("create thread: %w", err)
+	}
+	if err := touchUser(ctx, tx, t.Owner, t.CreatedAt.UnixNano()); err != nil {
+		return Thread{}, fmt.Errorf("create thread: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Thread{}, fmt.Errorf("create thread: %w", err)
+	}
+	return t, nil
+}
+
+func touchUser(ctx context.Context, tx *sql.Tx, owner string, now int64) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO users (owner, first_seen) VALUES (?, ?) ON CONFLICT (owner) DO NOTHING`, owner, now)
+	return err
+}
+
+func (s *sqliteStore) GetThread(ctx context.Context, owner, name string) (Thread, error) {
+	t, err := scanThread(s.db.QueryRowContext(ctx,
+		`SELECT `+threadCols+` FROM threads WHERE owner = ? AND name = ?`, owner, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Thread{}, ErrNotFound
+	}
+	if err != nil {
+		return Thread{}, fmt.Errorf("get thread: %w", err)
+	}
+	return t, nil
+}
+
+func (s *sqliteStore) GetThreadByID(ctx context.Context, id []byte) (Thread, error) {
+	t, err := scanThread(s.db.QueryRowContext(ctx,
+		`SELECT `+threadCols+` FROM threads WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Thread{}, ErrNotFound
+	}
+	if err != nil {
+		return Thread{}, fmt.Errorf("get thread: %w", err)
+	}
+	return t, nil
+}
+
+func (s *sqliteStore) ListThreads(ctx context.Context, owner string) ([]Thread, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+threadCols+` FROM threads WHERE owner = ? ORDER BY created_at, id`, owner)
+	if err != nil {
+		return nil, fmt.Errorf("list threads: %w", err)
+	}
+	defer rows.Close()
+	var ts []Thread
+	for rows.Next() {
+		t, err := scanThread(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list threads: %w", err)
+		}
+		ts = append(ts, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list threads: %w", err)
+	}
+	return ts, nil
+}
+
+func (s *sqliteStore) DeleteThread(ctx context.Context, id []byte) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM threads WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete thread: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+const msgCols = `owner, box, id, sender, recipient, body, signature, created_at, read_at`
+
+func scanMessage(row interface{ Scan(...any) error }) (Message, error) {
+	var m Message
+	err := row.Scan(&m.Owner, &m.Box, &m.ID, &m.From, &m.To, &m.Body, &m.Signature, &m.CreatedAt, &m.ReadAt)
+	return m, err
+}
+
+func (s *sqliteStore) AddMessage(ctx context.Context, inbox, sentbox Message) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("add message: %w", err)
+	}
+	defer tx.Rollback()
+	for _, m := range []Message{inbox, sentbox} {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO messages (`+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.Owner, m.Box, m.ID, m.From, m.To, m.Body, m.Signature, m.CreatedAt, m.ReadAt); err != nil {
+			return fmt.Errorf("add message: %w", err)
+		}
+	}
+	if err := touchUser(ctx, tx, sentbox.Owner, sentbox.CreatedAt); err != nil {
+		return fmt.Errorf("add message: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET sent = sent + 1 WHERE owner = ?`, sentbox.Owner); err != nil {
+		return fmt.Errorf("add message: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add message: %w", err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) ListMessages(ctx context.Context, q Query) ([]Message, error) {
+	var b strings.Builder
+	args := []any{q.Owner, q.Box}
+	b.WriteString(`SELECT ` + msgCols + ` FROM messages WHERE owner = ? AND box = ?`)
+	if q.Seek != "" {
+		// Inclusive, as the hub's Mongo $gte/$lte: the page starts at seek.
+		if q.Ascending {
+			b.WriteString(` AND id >= ?`)
+		} else {
+			b.WriteString(` AND id <= ?`)
+		}
+		args = append(args, q.Seek)
+	}
+	if q.Read != nil {
+		if *q.Read {
+			b.WriteString(` AND read_at > 0`)
+		} else {
+			b.WriteString(` AND read_at = 0`)
+		}
+	}
+	if q.Ascending {
+		b.WriteString(` ORDER BY id ASC`)
+	} else {
+		b.WriteString(` ORDER BY id DESC`)
+	}
+	b.WriteString(` LIMIT ?`)
+	args = append(args, q.Limit)
+
+	rows, err := s.db.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	defer rows.Close()
+	msgs := make([]Message, 0, min(q.Limit, 128))
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list messages: %w", err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	return msgs, nil
+}
+
+func (s *sqliteStore) MarkRead(ctx context.Context, owner, id string, at int64) (Message, error) {
+	m, err := scanMessage(s.db.QueryRowContext(ctx,
+		`UPDATE messages SET read_at = ? WHERE owner = ? AND box = ? AND id = ? RETURNING `+msgCols,
+		at, owner, Inbox, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, ErrNotFound
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("mark read: %w", err)
+	}
+	return m, nil
+}
+
+func (s *sqliteStore) DeleteMessage(ctx context.Context, box Box, owner, id string) (bool, error) {
+	res, err := s.db.ExecContext(ctx,
+		`DELETE FROM messages WHERE owner = ? AND box = ? AND id = ?`, owner, box, id)
+	if err != nil {
+		return false, fmt.Errorf("delete message: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("delete message: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (s *sqliteStore) Usage(ctx context.Context, owner string) (Usage, error) {
+	var u Usage
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT box, COUNT(*), COALESCE(SUM(length(body) + length(signature)), 0)
+		 FROM messages WHERE owner = ? GROUP BY box`, owner)
+	if err != nil {
+		return Usage{}, fmt.Errorf("usage: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var box Box
+		var n, bytes int64
+		if err := rows.Scan(&box, &n, &bytes); err != nil {
+			return Usage{}, fmt.Errorf("usage: %w", err)
+		}
+		if box == Sentbox {
+			u.SentboxMessages = n
+		} else {
+			u.InboxMessages = n
+		}
+		u.StoredBytes += bytes
+	}
+	if err := rows.Err(); err != nil {
+		return Usage{}, fmt.Errorf("usage: %w", err)
+	}
+	var first int64
+	err = s.db.QueryRowContext(ctx, `SELECT sent, first_seen FROM users WHERE owner = ?`, owner).
+		Scan(&u.SentMessages, &first)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Usage{}, fmt.Errorf("usage: %w", err)
+	}
+	if first != 0 {
+		u.FirstSeen = time.Unix(0, first)
+	}
+	return u, nil
+}

@@ -1,0 +1,108 @@
+package hubd
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is everything the services keep. It is small on purpose: a second
+// implementation (PostgreSQL, for deployments that outgrow one machine) only
+// has to provide these methods; all policy (auth, limits, paging defaults,
+// events) lives in the services above it.
+type Store interface {
+	CreateKey(ctx context.Context, k APIKey) error
+	// GetKey returns ErrNotFound for an unknown key; a revoked key is
+	// returned with Revoked set so the caller decides.
+	GetKey(ctx context.Context, key string) (APIKey, error)
+	ListKeys(ctx context.Context) ([]APIKey, error)
+	// RevokeKey returns ErrNotFound for an unknown key.
+	RevokeKey(ctx context.Context, key string) error
+
+	// CreateThread stores t unless its owner already has a thread of that
+	// name (ErrNameTaken, with the existing thread) or the id is in use
+	// (ErrIDTaken).
+	CreateThread(ctx context.Context, t Thread) (Thread, error)
+	GetThread(ctx context.Context, owner, name string) (Thread, error)
+	GetThreadByID(ctx context.Context, id []byte) (Thread, error)
+	ListThreads(ctx context.Context, owner string) ([]Thread, error)
+	DeleteThread(ctx context.Context, id []byte) error
+
+	// AddMessage stores the inbox and sentbox copies of one message
+	// atomically and counts the send against the sender.
+	AddMessage(ctx context.Context, inbox, sentbox Message) error
+	ListMessages(ctx context.Context, q Query) ([]Message, error)
+	// MarkRead sets read_at on an inbox message and returns it updated, or
+	// ErrNotFound.
+	MarkRead(ctx context.Context, owner, id string, at int64) (Message, error)
+	// DeleteMessage reports whether a message was there to delete.
+	DeleteMessage(ctx context.Context, box Box, owner, id string) (bool, error)
+	Usage(ctx context.Context, owner string) (Usage, error)
+
+	Close() error
+}
+
+// Store errors; the services turn them into gRPC statuses.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrNameTaken = errors.New("thread name is taken")
+	ErrIDTaken   = errors.New("thread id is taken")
+)
+
+// Box is a mailbox collection. The numbers are stored: never renumber.
+type Box int
+
+const (
+	Inbox   Box = 0
+	Sentbox Box = 1
+)
+
+// String is the collection name Listen filters and events use.
+func (b Box) String() string {
+	if b == Sentbox {
+		return "sentbox"
+	}
+	return "inbox"
+}
+
+// Thread is a thread DB a user owns; the mailbox is the one named
+// MailboxName.
+type Thread struct {
+	ID        []byte // ThreadID bytes
+	Owner     string // canonical public-key string
+	Name      string
+	IsDB      bool
+	CreatedAt time.Time
+}
+
+// Message is one copy of a message: the inbox copy belongs to the recipient,
+// the sentbox copy to the sender, and both share ID and CreatedAt.
+type Message struct {
+	Box       Box
+	Owner     string
+	ID        string // lower-case ULID
+	From, To  string
+	Body      []byte
+	Signature []byte
+	CreatedAt int64 // Unix ns
+	ReadAt    int64 // Unix ns, 0 = unread; always 0 in the sentbox
+}
+
+// Query selects a page of one mailbox collection. Seek is inclusive. The
+// services resolve defaults before a Query reaches the store.
+type Query struct {
+	Box       Box
+	Owner     string
+	Seek      string
+	Limit     int
+	Ascending bool
+	Read      *bool // nil = all, else read_at > 0 == *Read
+}
+
+// Usage is what the store knows about one user's footprint.
+type Usage struct {
+	InboxMessages, SentboxMessages int64
+	StoredBytes                    int64 // bodies and signatures of both boxes
+	SentMessages                   int64 // every SendMessage, deleted or not
+	FirstSeen                      time.Time
+}

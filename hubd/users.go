@@ -1,0 +1,346 @@
+package hubd
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	hubpb "github.com/hubfs/hubfs/hub/pb"
+	"github.com/hubfs/hubfs/identity"
+)
+
+// MailboxName is the thread DB that holds a user's inbox and sentbox.
+const MailboxName = "hubmail"
+
+// Paging bounds of the hub (protocol.md §5).
+const (
+	defaultLimit = 100
+	maxLimit     = 10000
+)
+
+// Errors of protocol.md §5's table, with the hub's codes and messages.
+var (
+	errBadMsgSig      = status.Error(codes.Unauthenticated, "Bad message signature")
+	errBadPublicKey   = status.Error(codes.FailedPrecondition, "Invalid public key")
+	errNoMailbox      = status.Error(codes.FailedPrecondition, "mail not found")
+	errThreadNotFound = status.Error(codes.NotFound, "Thread not found")
+	errNoInstance     = status.Error(codes.NotFound, "instance not found")
+)
+
+// usersService is api.usersd.pb.APIService. The archive methods stay
+// unimplemented: hubfs has no Filecoin archives.
+type usersService struct {
+	hubpb.UnimplementedAPIServiceServer
+	s *Server
+}
+
+func threadReply(t Thread) *hubpb.GetThreadResponse {
+	return &hubpb.GetThreadResponse{Id: t.ID, Name: t.Name, IsDb: t.IsDB}
+}
+
+func (u *usersService) GetThread(ctx context.Context, req *hubpb.GetThreadRequest) (*hubpb.GetThreadResponse, error) {
+	c := callerFrom(ctx)
+	t, err := u.s.store.GetThread(ctx, c.id, req.GetName())
+	if errors.Is(err, ErrNotFound) {
+		return nil, errThreadNotFound
+	}
+	if err != nil {
+		return nil, u.s.internal(ctx, "get thread", err)
+	}
+	return threadReply(t), nil
+}
+
+func (u *usersService) ListThreads(ctx context.Context, _ *hubpb.ListThreadsRequest) (*hubpb.ListThreadsResponse, error) {
+	c := callerFrom(ctx)
+	ts, err := u.s.store.ListThreads(ctx, c.id)
+	if err != nil {
+		return nil, u.s.internal(ctx, "list threads", err)
+	}
+	resp := &hubpb.ListThreadsResponse{List: make([]*hubpb.GetThreadResponse, 0, len(ts))}
+	for _, t := range ts {
+		resp.List = append(resp.List, threadReply(t))
+	}
+	return resp, nil
+}
+
+func (u *usersService) SetupMailbox(ctx context.Context, _ *hubpb.SetupMailboxRequest) (*hubpb.SetupMailboxResponse, error) {
+	c := callerFrom(ctx)
+	t, err := u.s.store.CreateThread(ctx, Thread{
+		ID:        identity.NewThreadID().Bytes(),
+		Owner:     c.id,
+		Name:      MailboxName,
+		IsDB:      true,
+		CreatedAt: time.Now(),
+	})
+	// ErrNameTaken returns the existing mailbox: SetupMailbox is idempotent.
+	if err != nil && !errors.Is(err, ErrNameTaken) {
+		return nil, u.s.internal(ctx, "set up mailbox", err)
+	}
+	return &hubpb.SetupMailboxResponse{MailboxId: t.ID}, nil
+}
+
+// hasMailbox reports whether owner ran SetupMailbox.
+func (u *usersService) hasMailbox(ctx context.Context, owner string) error {
+	_, err := u.s.store.GetThread(ctx, owner, MailboxName)
+	if errors.Is(err, ErrNotFound) {
+		return errNoMailbox
+	}
+	if err != nil {
+		return u.s.internal(ctx, "look up mailbox", err)
+	}
+	return nil
+}
+
+func (u *usersService) SendMessage(ctx context.Context, req *hubpb.SendMessageRequest) (*hubpb.SendMessageResponse, error) {
+	c := callerFrom(ctx)
+	max := u.s.cfg.MaxMessageSize
+	for _, b := range [][]byte{req.GetToBody(), req.GetFromBody()} {
+		if len(b) > max {
+			return nil, status.Errorf(codes.ResourceExhausted,
+				"message body is %d bytes, over this hub's limit of %d bytes of ciphertext per copy", len(b), max)
+		}
+		if len(b) < identity.Overhead {
+			return nil, status.Errorf(codes.InvalidArgument,
+				"message body is %d bytes, shorter than the %d bytes of encryption overhead: bodies must be encrypted", len(b), identity.Overhead)
+		}
+	}
+	// Both copies must be signed by the caller, as the hub checks (the
+	// recipient's client verifies again, since a hub could lie).
+	if !verifies(c.user, req.GetToBody(), req.GetToSignature()) ||
+		!verifies(c.user, req.GetFromBody(), req.GetFromSignature()) {
+		return nil, errBadMsgSig
+	}
+	to, err := identity.ParsePublicKey(req.GetTo())
+	if err != nil {
+		return nil, errBadPublicKey
+	}
+	toID := to.String() // canonical, whatever multibase the client used
+	if err := u.hasMailbox(ctx, toID); err != nil {
+		return nil, err
+	}
+	if err := u.hasMailbox(ctx, c.id); err != nil {
+		return nil, err
+	}
+
+	if u.s.testHookSend != nil {
+		u.s.testHookSend()
+	}
+	u.s.writeMu.Lock()
+	defer u.s.writeMu.Unlock()
+	id, now := u.s.ids.next()
+	in := Message{Box: Inbox, Owner: toID, ID: id, From: c.id, To: toID,
+		Body: req.GetToBody(), Signature: req.GetToSignature(), CreatedAt: now}
+	sent := Message{Box: Sentbox, Owner: c.id, ID: id, From: c.id, To: toID,
+		Body: req.GetFromBody(), Signature: req.GetFromSignature(), CreatedAt: now}
+	if err := u.s.store.AddMessage(ctx, in, sent); err != nil {
+		return nil, u.s.internal(ctx, "store message", err)
+	}
+	u.s.events.publish(event{owner: in.Owner, box: Inbox, id: id, action: hubpb.ListenReply_CREATE, instance: messageJSON(in)})
+	u.s.events.publish(event{owner: sent.Owner, box: Sentbox, id: id, action: hubpb.ListenReply_CREATE, instance: messageJSON(sent)})
+	return &hubpb.SendMessageResponse{Id: id, CreatedAt: now}, nil
+}
+
+func verifies(pk *identity.PublicKey, data, sig []byte) bool {
+	ok, err := pk.Verify(data, sig)
+	return err == nil && ok
+}
+
+// pageQuery turns a request's paging fields into a store query.
+func pageQuery(box Box, owner, seek string, limit int64, ascending bool) (Query, error) {
+	if limit < 0 {
+		return Query{}, status.Errorf(codes.InvalidArgument, "limit must not be negative, got %d", limit)
+	}
+	if limit == 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxLimit)
+	seek = strings.ToLower(seek) // ids are stored lower-case; a ULID's case carries no meaning
+	if len(seek) > 26 || strings.Trim(seek, "0123456789abcdefghjkmnpqrstvwxyz") != "" {
+		return Query{}, status.Errorf(codes.InvalidArgument, "seek %q is not a message id", seek)
+	}
+	return Query{Box: box, Owner: owner, Seek: seek, Limit: int(limit), Ascending: ascending}, nil
+}
+
+func messageReply(m Message) *hubpb.Message {
+	return &hubpb.Message{Id: m.ID, From: m.From, To: m.To, Body: m.Body, Signature: m.Signature, CreatedAt: m.CreatedAt, ReadAt: m.ReadAt}
+}
+
+func (u *usersService) list(ctx context.Context, q Query) ([]*hubpb.Message, error) {
+	if err := u.hasMailbox(ctx, q.Owner); err != nil {
+		return nil, err
+	}
+	msgs, err := u.s.store.ListMessages(ctx, q)
+	if err != nil {
+		return nil, u.s.internal(ctx, "list messages", err)
+	}
+	out := make([]*hubpb.Message, len(msgs))
+	for i, m := range msgs {
+		out[i] = messageReply(m)
+	}
+	return out, nil
+}
+
+func (u *usersService) ListInboxMessages(ctx context.Context, req *hubpb.ListInboxMessagesRequest) (*hubpb.ListInboxMessagesResponse, error) {
+	c := callerFrom(ctx)
+	q, err := pageQuery(Inbox, c.id, req.GetSeek(), req.GetLimit(), req.GetAscending())
+	if err != nil {
+		return nil, err
+	}
+	switch st := req.GetStatus(); st {
+	case hubpb.ListInboxMessagesRequest_STATUS_UNSPECIFIED, hubpb.ListInboxMessagesRequest_STATUS_ALL:
+		// The JS client sends 0 for ALL (protocol.md §1.1).
+	case hubpb.ListInboxMessagesRequest_STATUS_READ:
+		q.Read = new(bool)
+		*q.Read = true
+	case hubpb.ListInboxMessagesRequest_STATUS_UNREAD:
+		q.Read = new(bool)
+	default:
+		// The hub's code and message (protocol.md §5).
+		return nil, status.Errorf(codes.Unknown, "unknown message status: %d", int32(st))
+	}
+	msgs, err := u.list(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &hubpb.ListInboxMessagesResponse{Messages: msgs}, nil
+}
+
+func (u *usersService) ListSentboxMessages(ctx context.Context, req *hubpb.ListSentboxMessagesRequest) (*hubpb.ListSentboxMessagesResponse, error) {
+	c := callerFrom(ctx)
+	q, err := pageQuery(Sentbox, c.id, req.GetSeek(), req.GetLimit(), req.GetAscending())
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := u.list(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &hubpb.ListSentboxMessagesResponse{Messages: msgs}, nil
+}
+
+func messageID(id string) (string, error) {
+	if id == "" {
+		return "", status.Error(codes.InvalidArgument, "message id is required")
+	}
+	if len(id) > 64 {
+		return "", status.Errorf(codes.InvalidArgument, "message id is %d characters, not a message id", len(id))
+	}
+	return strings.ToLower(id), nil
+}
+
+func (u *usersService) ReadInboxMessage(ctx context.Context, req *hubpb.ReadInboxMessageRequest) (*hubpb.ReadInboxMessageResponse, error) {
+	c := callerFrom(ctx)
+	id, err := messageID(req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	if err := u.hasMailbox(ctx, c.id); err != nil {
+		return nil, err
+	}
+	u.s.writeMu.Lock()
+	defer u.s.writeMu.Unlock()
+	m, err := u.s.store.MarkRead(ctx, c.id, id, time.Now().UnixNano())
+	if errors.Is(err, ErrNotFound) {
+		return nil, errNoInstance
+	}
+	if err != nil {
+		return nil, u.s.internal(ctx, "mark read", err)
+	}
+	u.s.events.publish(event{owner: c.id, box: Inbox, id: id, action: hubpb.ListenReply_SAVE, instance: messageJSON(m)})
+	return &hubpb.ReadInboxMessageResponse{ReadAt: m.ReadAt}, nil
+}
+
+func (u *usersService) delete(ctx context.Context, box Box, rawID string) error {
+	c := callerFrom(ctx)
+	id, err := messageID(rawID)
+	if err != nil {
+		return err
+	}
+	if err := u.hasMailbox(ctx, c.id); err != nil {
+		return err
+	}
+	u.s.writeMu.Lock()
+	defer u.s.writeMu.Unlock()
+	deleted, err := u.s.store.DeleteMessage(ctx, box, c.id, id)
+	if err != nil {
+		return u.s.internal(ctx, "delete message", err)
+	}
+	// Deleting an unknown id succeeds (as in go-threads) and changes
+	// nothing, so there is nothing to tell listeners.
+	if deleted {
+		u.s.events.publish(event{owner: c.id, box: box, id: id, action: hubpb.ListenReply_DELETE})
+	}
+	return nil
+}
+
+func (u *usersService) DeleteInboxMessage(ctx context.Context, req *hubpb.DeleteInboxMessageRequest) (*hubpb.DeleteInboxMessageResponse, error) {
+	if err := u.delete(ctx, Inbox, req.GetId()); err != nil {
+		return nil, err
+	}
+	return &hubpb.DeleteInboxMessageResponse{}, nil
+}
+
+func (u *usersService) DeleteSentboxMessage(ctx context.Context, req *hubpb.DeleteSentboxMessageRequest) (*hubpb.DeleteSentboxMessageResponse, error) {
+	if err := u.delete(ctx, Sentbox, req.GetId()); err != nil {
+		return nil, err
+	}
+	return &hubpb.DeleteSentboxMessageResponse{}, nil
+}
+
+// Usage keys of GetUsage: what this hub measures, in the shape of the
+// hub's billing usage map.
+const (
+	UsageStoredMessages = "stored_messages"
+	UsageStoredData     = "stored_data"
+	UsageSentMessages   = "sent_messages"
+)
+
+func (u *usersService) GetUsage(ctx context.Context, req *hubpb.GetUsageRequest) (*hubpb.GetUsageResponse, error) {
+	c := callerFrom(ctx)
+	if k := req.GetKey(); k != "" {
+		pk, err := identity.ParsePublicKey(k)
+		if err != nil {
+			return nil, errBadPublicKey
+		}
+		// On the hub an account can read its dependents' usage; a user
+		// has no dependents, and another user's figures are theirs.
+		if pk.String() != c.id {
+			return nil, status.Error(codes.PermissionDenied, "usage of another user is not yours to read")
+		}
+	}
+	us, err := u.s.store.Usage(ctx, c.id)
+	if err != nil {
+		return nil, u.s.internal(ctx, "usage", err)
+	}
+	now := time.Now()
+	period := &hubpb.Period{UnixStart: us.FirstSeen.Unix(), UnixEnd: now.Unix()}
+	if us.FirstSeen.IsZero() {
+		period.UnixStart = now.Unix()
+	}
+	usage := map[string]*hubpb.Usage{
+		UsageStoredMessages: {Description: "messages stored (inbox and sentbox copies)", Units: us.InboxMessages + us.SentboxMessages, Total: us.InboxMessages + us.SentboxMessages, Period: period},
+		UsageStoredData:     {Description: "bytes stored (ciphertext and signatures)", Units: us.StoredBytes, Total: us.StoredBytes, Period: period},
+		UsageSentMessages:   {Description: "messages sent", Units: us.SentMessages, Total: us.SentMessages, Period: period},
+	}
+	var created int64
+	if !us.FirstSeen.IsZero() {
+		created = us.FirstSeen.Unix()
+	}
+	return &hubpb.GetUsageResponse{
+		Customer: &hubpb.GetCustomerResponse{
+			Key:                c.id,
+			AccountStatus:      "active",
+			CreatedAt:          created,
+			InvoicePeriod:      period,
+			DailyUsage:         usage,
+			Billable:           false,
+			Delinquent:         false,
+			SubscriptionStatus: "",
+		},
+		Usage: &hubpb.GetCustomerUsageResponse{Usage: usage},
+	}, nil
+}
