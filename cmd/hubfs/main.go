@@ -36,6 +36,14 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			initCommand(),
 			whoamiCommand(),
+			sendCommand(),
+			lsCommand(),
+			catCommand(),
+			rmCommand(),
+			mountCommand(),
+			umountCommand(),
+			serveCommand(),
+			keysCommand(),
 		},
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/events"
 	hubfs "github.com/hubfs/hubfs/fs"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hubd"
@@ -45,8 +46,12 @@ func mountCommand() *cli.Command {
 			"API key from HUBFS_KEY and the secret from HUBFS_SECRET or --secret-file.\n\n" +
 			"The mount serves until `hubfs umount MNT`, `fusermount3 -u MNT`, SIGINT or SIGTERM.\n" +
 			"--daemon returns once the mount is ready and serves in the background.\n\n" +
+			"The mount follows the hub's watch, so mail sent or changed elsewhere shows at once;\n" +
+			"while the watch is down it lists every --poll-interval. Scripts wait for mail by\n" +
+			"reading MNT/.hubfs/events, one JSON line per event.\n\n" +
 			"Example:\n" +
 			"   hubfs mount --daemon ~/mail && echo hello > ~/mail/outbox/$(hubfs whoami)\n" +
+			"   while read -r ev; do echo \"$ev\"; done < ~/mail/.hubfs/events\n" +
 			"   HUBFS_HUB=hub.example.org:443 HUBFS_KEY=... HUBFS_SECRET_FILE=~/.hubsecret hubfs mount ~/mail",
 		Flags: append(connectionFlags(),
 			&cli.BoolFlag{Name: "daemon", Aliases: []string{"d"}, Usage: "return once mounted; serve in the background"},
@@ -54,6 +59,10 @@ func mountCommand() *cli.Command {
 			&cli.DurationFlag{Name: "op-timeout", Value: 10 * time.Second, Usage: "longest any syscall waits on the hub before it fails (ETIMEDOUT)"},
 			&cli.DurationFlag{Name: "list-ttl", Value: 2 * time.Second, Usage: "how long a listing is reused before the hub is asked again (0: always ask)"},
 			&cli.DurationFlag{Name: "message-ttl", Value: time.Hour, Usage: "how long the kernel keeps a message's name and attributes"},
+			&cli.BoolFlag{Name: "watch", Value: true, Usage: "follow the hub's watch for live updates (--watch=false: listings expire after --list-ttl)"},
+			&cli.DurationFlag{Name: "watch-ttl", Value: time.Hour, Usage: "while the watch is up: how long listings are kept, here and in the kernel (events keep them current; 0: as --list-ttl)"},
+			&cli.DurationFlag{Name: "poll-interval", Value: cache.DefaultPollInterval, Usage: "while the watch is down: how often both boxes are listed again"},
+			&cli.IntFlag{Name: "event-queue", Value: hubfs.DefaultEventQueue, Usage: "events a .hubfs/events reader may fall behind before it loses some (it then reads an overflow line)"},
 			&cli.StringFlag{Name: "ciphertext-cache", Value: "64MiB", Usage: "`SIZE` of message bodies kept in RAM (0: none)"},
 			&cli.StringFlag{Name: "plaintext-cache", Value: "32MiB", Usage: "`SIZE` of decrypted bodies kept in RAM, never on disk (0: none)"},
 			&cli.StringFlag{Name: "max-size", Value: "1MiB", Usage: "the hub's message size limit (ciphertext `SIZE`); a larger outbox write fails with EFBIG"},
@@ -72,6 +81,9 @@ type mountSettings struct {
 	cipherBytes, plainBytes    int64
 	maxSize                    int
 	opTimeout, listTTL, msgTTL time.Duration
+	watch                      bool
+	watchTTL, pollInterval     time.Duration
+	eventQueue                 int
 }
 
 func parseMountSettings(c *cli.Context) (mountSettings, error) {
@@ -111,6 +123,16 @@ func parseMountSettings(c *cli.Context) (mountSettings, error) {
 	}
 	if s.listTTL < 0 || s.msgTTL < 0 {
 		return s, usagef("TTLs cannot be negative")
+	}
+	s.watch, s.watchTTL, s.pollInterval = c.Bool("watch"), c.Duration("watch-ttl"), c.Duration("poll-interval")
+	if s.watchTTL < 0 {
+		return s, usagef("--watch-ttl cannot be negative")
+	}
+	if s.eventQueue = c.Int("event-queue"); s.eventQueue < 1 {
+		return s, usagef("--event-queue must be at least 1")
+	}
+	if s.pollInterval < time.Second {
+		return s, usagef("--poll-interval must be at least 1s (got %s)", s.pollInterval)
 	}
 	return s, nil
 }
@@ -185,6 +207,7 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 
 	ca := cache.New(cl, key, cache.Config{
 		ListTTL:         s.listTTL,
+		WatchTTL:        s.watchTTL,
 		CiphertextBytes: s.cipherBytes,
 		PlaintextBytes:  s.plainBytes,
 		Logger:          logger,
@@ -192,6 +215,8 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 	opts := hubfs.DefaultOptions()
 	opts.UID, opts.GID = uint32(os.Getuid()), uint32(os.Getgid())
 	opts.MessageTTL, opts.ListTTL, opts.OpTimeout = s.msgTTL, s.listTTL, s.opTimeout
+	opts.WatchTTL, opts.PollInterval = s.watchTTL, s.pollInterval
+	opts.Events = events.NewBroker(s.eventQueue)
 	opts.MaxMessageSize = s.maxSize
 	opts.HubAddr, opts.MailboxID = hubAddr, mailbox.String()
 	opts.Logger = logger
@@ -205,6 +230,12 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 	srv, err := hubfs.Mount(s.dir, root, hubfs.MountOptions{AllowOther: c.Bool("allow-other"), Debug: c.Bool("debug"), Logger: fuseLog})
 	if err != nil {
 		return err
+	}
+	// Follow the hub only once the tree is in the kernel: the first
+	// changes already find the nodes they invalidate.
+	if s.watch {
+		live := ca.Follow(context.WithoutCancel(ctx), cl, mailbox, s.pollInterval)
+		defer live.Close()
 	}
 	logger.Info("mounted", "mnt", s.dir, "hub", hubAddr, "identity", key.Public().String())
 	info := mountedInfo{Dir: s.dir, Identity: key.Public().String(), Hub: hubAddr, Embedded: embedded, Pid: os.Getpid()}
@@ -222,6 +253,8 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 	case <-ctx.Done():
 	}
 	logger.Info("signal: unmounting", "mnt", s.dir)
+	// Readers of .hubfs/events would keep the mount busy: end them (EOF).
+	root.CloseEvents()
 	if err := srv.Unmount(); err != nil {
 		// Busy (a shell inside the mount): detach it now; the kernel
 		// finishes when the last user leaves.

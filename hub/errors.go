@@ -1,0 +1,130 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Domain errors. Every error this package returns for a failed call wraps at
+// most one of these (or context.Canceled, context.DeadlineExceeded,
+// errors.ErrUnsupported), so callers can test with errors.Is.
+var (
+	// ErrNotFound: the thread, message or API key does not exist (NotFound).
+	// A real hub also answers NotFound for an unknown API key.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: the thread or DB already exists (AlreadyExists).
+	ErrExists = errors.New("already exists")
+	// ErrPermission: the caller may not touch this thread (PermissionDenied).
+	ErrPermission = errors.New("permission denied")
+	// ErrUnauthenticated: missing or bad API signature or token, or the hub
+	// rejected a message signature (Unauthenticated).
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrInvalid: a bad argument, caught here before any call or reported by
+	// the hub (InvalidArgument, OutOfRange, FailedPrecondition outside the
+	// mailbox calls), or a malformed reply from the hub.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrUnavailable: the hub cannot be reached right now (Unavailable).
+	ErrUnavailable = errors.New("hub unavailable")
+	// ErrTooLarge: a message or reply above a size limit (ResourceExhausted,
+	// which gRPC also uses for its own message-size limits).
+	ErrTooLarge = errors.New("too large")
+	// ErrNoMailbox: the caller or the recipient has no mailbox yet; see
+	// classify for how it is told apart from "Invalid public key".
+	ErrNoMailbox = errors.New("mailbox not set up")
+	// ErrBadSignature: a message's signature does not verify against its
+	// sender's key (from UserMessage.Open).
+	ErrBadSignature = errors.New("bad message signature")
+	// ErrDecrypt: a message body cannot be decrypted with the given key (from
+	// UserMessage.Open; it also wraps identity.ErrDecrypt).
+	ErrDecrypt = errors.New("cannot decrypt message")
+)
+
+// callKind says how a call's FailedPrecondition is read. The hub answers
+// FailedPrecondition both for "mail not found" (a mailbox is missing) and for
+// "Invalid public key". We never classify by message text, so the call
+// decides: every key this client sends is parsed and re-encoded locally first,
+// so on the mailbox calls a FailedPrecondition can only mean a missing
+// mailbox; elsewhere it means a bad argument.
+type callKind int
+
+const (
+	plainCall   callKind = iota // FailedPrecondition -> ErrInvalid
+	mailboxCall                 // FailedPrecondition -> ErrNoMailbox
+)
+
+// classify turns a gRPC error into a domain error for operation op.
+func classify(op string, kind callKind, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %w: stream ended early", op, ErrUnavailable)
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		// Context errors from our own deadline, and errors we made ourselves.
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	var sentinel error
+	switch st.Code() {
+	case codes.OK:
+		return nil
+	case codes.Canceled:
+		sentinel = context.Canceled
+	case codes.DeadlineExceeded:
+		sentinel = context.DeadlineExceeded
+	case codes.NotFound:
+		sentinel = ErrNotFound
+	case codes.AlreadyExists:
+		sentinel = ErrExists
+	case codes.PermissionDenied:
+		sentinel = ErrPermission
+	case codes.Unauthenticated:
+		sentinel = ErrUnauthenticated
+	case codes.InvalidArgument, codes.OutOfRange:
+		sentinel = ErrInvalid
+	case codes.FailedPrecondition:
+		sentinel = ErrInvalid
+		if kind == mailboxCall {
+			sentinel = ErrNoMailbox
+		}
+	case codes.Unavailable:
+		sentinel = ErrUnavailable
+	case codes.ResourceExhausted:
+		sentinel = ErrTooLarge
+	case codes.Unimplemented:
+		sentinel = errors.ErrUnsupported
+	default:
+		// Unknown, Internal, Aborted, DataLoss: no domain meaning.
+		return fmt.Errorf("%s: hub error (%s): %s", op, st.Code(), st.Message())
+	}
+	if st.Message() == "" {
+		return fmt.Errorf("%s: %w", op, sentinel)
+	}
+	return fmt.Errorf("%s: %w: %s", op, sentinel, st.Message())
+}
+
+// retryable reports whether an unchanged repeat of the call may succeed.
+func retryable(err error) bool {
+	return status.Code(err) == codes.Unavailable
+}
+
+// permanent reports whether a domain error will not go away by reconnecting.
+func permanent(err error) bool {
+	for _, e := range []error{ErrUnauthenticated, ErrPermission, ErrNotFound, ErrInvalid, ErrNoMailbox, errors.ErrUnsupported} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// invalidf reports a bad argument caught before any call.
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}

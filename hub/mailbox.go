@@ -1,0 +1,245 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	hubpb "github.com/hubfs/hubfs/hub/pb"
+	"github.com/hubfs/hubfs/identity"
+)
+
+// MailboxName is the thread that holds a user's mailbox on every hub.
+const MailboxName = "hubmail"
+
+// SetupMailbox creates the caller's mailbox if it does not exist yet and
+// returns its id. It is idempotent: a second call returns the same id.
+func (c *Client) SetupMailbox(ctx context.Context) (identity.ThreadID, error) {
+	const op = "setup mailbox"
+	var res *hubpb.SetupMailboxResponse
+	err := c.call(ctx, op, plainCall, true, nil, func(ctx context.Context) (err error) {
+		res, err = c.users.SetupMailbox(ctx, &hubpb.SetupMailboxRequest{})
+		return err
+	})
+	if err != nil {
+		return identity.ThreadID{}, err
+	}
+	return threadIDFromHub(op, res.GetMailboxId())
+}
+
+// GetMailboxID returns the id of the caller's mailbox. Before SetupMailbox
+// has run it fails with an error that is both ErrNoMailbox and ErrNotFound.
+func (c *Client) GetMailboxID(ctx context.Context) (identity.ThreadID, error) {
+	t, err := c.GetThread(ctx, MailboxName)
+	if errors.Is(err, ErrNotFound) {
+		return identity.ThreadID{}, fmt.Errorf("%w: %w", ErrNoMailbox, err)
+	}
+	return t.ID, err
+}
+
+// SendMessage encrypts body to the recipient and, separately, to the sender,
+// signs both ciphertexts with from, and hands them to the hub, which files
+// one in to's inbox and the other in from's sentbox. from must be the
+// identity whose token the client holds, and both users need a mailbox (else
+// ErrNoMailbox). The result is the sentbox copy.
+//
+// SendMessage is never retried: the hub mints the id, so repeating a call
+// whose reply was lost could deliver the message twice. On ErrUnavailable or
+// a deadline, list the sentbox to learn whether it went out.
+func (c *Client) SendMessage(ctx context.Context, from identity.Identity, to *identity.PublicKey, body []byte) (UserMessage, error) {
+	const op = "send message"
+	if from == nil || to == nil {
+		return UserMessage{}, invalidf("%s: nil sender or recipient", op)
+	}
+	self := from.Public()
+	toBody, err := to.Encrypt(body)
+	if err != nil {
+		return UserMessage{}, fmt.Errorf("%s: encrypt to recipient: %w", op, err)
+	}
+	fromBody, err := self.Encrypt(body)
+	if err != nil {
+		return UserMessage{}, fmt.Errorf("%s: encrypt to sender: %w", op, err)
+	}
+	toSig, err := from.Sign(toBody)
+	if err != nil {
+		return UserMessage{}, fmt.Errorf("%s: sign: %w", op, err)
+	}
+	fromSig, err := from.Sign(fromBody)
+	if err != nil {
+		return UserMessage{}, fmt.Errorf("%s: sign: %w", op, err)
+	}
+	req := &hubpb.SendMessageRequest{
+		To:            to.String(),
+		ToBody:        toBody,
+		ToSignature:   toSig,
+		FromBody:      fromBody,
+		FromSignature: fromSig,
+	}
+	var res *hubpb.SendMessageResponse
+	err = c.call(ctx, op, mailboxCall, false, nil, func(ctx context.Context) (err error) {
+		res, err = c.users.SendMessage(ctx, req)
+		return err
+	})
+	if err != nil {
+		return UserMessage{}, err
+	}
+	if err := checkID(res.GetId()); err != nil {
+		return UserMessage{}, fmt.Errorf("%s: hub returned a bad message id: %w", op, err)
+	}
+	return UserMessage{
+		ID:        res.GetId(),
+		From:      self.String(),
+		To:        to.String(),
+		Body:      fromBody,
+		Signature: fromSig,
+		CreatedAt: fromNanos(res.GetCreatedAt()),
+	}, nil
+}
+
+// ListInboxMessages returns one page of the caller's inbox; InboxMessages
+// walks all of them.
+func (c *Client) ListInboxMessages(ctx context.Context, opts InboxListOptions) ([]UserMessage, error) {
+	const op = "list inbox"
+	status, ok := opts.Status.wire()
+	if !ok {
+		return nil, invalidf("%s: unknown status %d", op, opts.Status)
+	}
+	if err := checkPage(opts.Seek, opts.Limit); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	req := &hubpb.ListInboxMessagesRequest{Seek: opts.Seek, Limit: int64(opts.Limit), Ascending: opts.Ascending, Status: status}
+	var res *hubpb.ListInboxMessagesResponse
+	err := c.call(ctx, op, mailboxCall, true, nil, func(ctx context.Context) (err error) {
+		res, err = c.users.ListInboxMessages(ctx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return messagesFromPB(res.GetMessages()), nil
+}
+
+// ListSentboxMessages returns one page of the caller's sentbox;
+// SentboxMessages walks all of them.
+func (c *Client) ListSentboxMessages(ctx context.Context, opts SentboxListOptions) ([]UserMessage, error) {
+	const op = "list sentbox"
+	if err := checkPage(opts.Seek, opts.Limit); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	req := &hubpb.ListSentboxMessagesRequest{Seek: opts.Seek, Limit: int64(opts.Limit), Ascending: opts.Ascending}
+	var res *hubpb.ListSentboxMessagesResponse
+	err := c.call(ctx, op, mailboxCall, true, nil, func(ctx context.Context) (err error) {
+		res, err = c.users.ListSentboxMessages(ctx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return messagesFromPB(res.GetMessages()), nil
+}
+
+// ReadInboxMessage marks an inbox message read and returns when. Marking
+// again moves the time; it is safe to repeat.
+func (c *Client) ReadInboxMessage(ctx context.Context, id string) (time.Time, error) {
+	const op = "read inbox message"
+	if err := checkID(id); err != nil {
+		return time.Time{}, fmt.Errorf("%s: %w", op, err)
+	}
+	var res *hubpb.ReadInboxMessageResponse
+	err := c.call(ctx, op, mailboxCall, true, nil, func(ctx context.Context) (err error) {
+		res, err = c.users.ReadInboxMessage(ctx, &hubpb.ReadInboxMessageRequest{Id: id})
+		return err
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fromNanos(res.GetReadAt()), nil
+}
+
+// DeleteInboxMessage deletes a message from the caller's inbox. A Textile
+// hub answers success for an id it does not have.
+func (c *Client) DeleteInboxMessage(ctx context.Context, id string) error {
+	const op = "delete inbox message"
+	if err := checkID(id); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return c.call(ctx, op, mailboxCall, true, nil, func(ctx context.Context) error {
+		_, err := c.users.DeleteInboxMessage(ctx, &hubpb.DeleteInboxMessageRequest{Id: id})
+		return err
+	})
+}
+
+// DeleteSentboxMessage deletes a message from the caller's sentbox.
+func (c *Client) DeleteSentboxMessage(ctx context.Context, id string) error {
+	const op = "delete sentbox message"
+	if err := checkID(id); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return c.call(ctx, op, mailboxCall, true, nil, func(ctx context.Context) error {
+		_, err := c.users.DeleteSentboxMessage(ctx, &hubpb.DeleteSentboxMessageRequest{Id: id})
+		return err
+	})
+}
+
+func messagesFromPB(in []*hubpb.Message) []UserMessage {
+	out := make([]UserMessage, len(in))
+	for i, m := range in {
+		out[i] = messageFromPB(m)
+	}
+	return out
+}
+
+// CheckMessageID reports whether id has the form of a hub message id: a
+// 26-character ULID (hubs send it in lower case). Use it to reject a bad id
+// from a user before any call.
+func CheckMessageID(id string) error { return checkID(id) }
+
+func checkID(id string) error {
+	if id == "" {
+		return invalidf("empty message id")
+	}
+	if len(id) != 26 {
+		return invalidf("message id %q: want 26 characters, got %d", clip(id), len(id))
+	}
+	for i := 0; i < len(id); i++ {
+		if !crockford(id[i]) {
+			return invalidf("message id %q: %q is not a ULID character", id, id[i])
+		}
+	}
+	if id[0] > '7' {
+		return invalidf("message id %q: not a ULID (first character above 7)", id)
+	}
+	return nil
+}
+
+// crockford reports whether b is in ULID's base32 alphabet, either case.
+func crockford(b byte) bool {
+	switch {
+	case b >= '0' && b <= '9':
+		return true
+	case b >= 'A' && b <= 'Z':
+		b += 'a' - 'A'
+	}
+	return b >= 'a' && b <= 'z' && b != 'i' && b != 'l' && b != 'o' && b != 'u'
+}
+
+func checkPage(seek string, limit int) error {
+	if seek != "" {
+		if err := checkID(seek); err != nil {
+			return fmt.Errorf("seek: %w", err)
+		}
+	}
+	if limit < 0 {
+		return invalidf("negative limit %d", limit)
+	}
+	return nil
+}
+
+// clip shortens what goes into an error message from user input.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}

@@ -1,0 +1,260 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/status"
+
+	hubpb "github.com/hubfs/hubfs/hub/pb"
+	"github.com/hubfs/hubfs/identity"
+)
+
+// Collections of the mailbox thread (protocol.md §1.3).
+const (
+	inboxCollection   = "inbox"
+	sentboxCollection = "sentbox"
+)
+
+const (
+	watchRetryBase = 200 * time.Millisecond
+	watchRetryMax  = 10 * time.Second
+)
+
+// Watch is a running WatchInbox or WatchSentbox.
+type Watch struct {
+	cancel    context.CancelFunc
+	done      chan struct{}
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	mu  sync.Mutex // guards err
+	err error
+}
+
+// Close stops the watch and waits until its callback has returned for the
+// last time; no callback runs after Close returns. Do not call it from the
+// callback itself.
+func (w *Watch) Close() {
+	w.cancel()
+	<-w.done
+}
+
+// Ready is closed once the hub has confirmed the first stream: from then
+// on no change is missed. hubd confirms as soon as it has subscribed the
+// stream; a Textile hub only with its first event, so do not wait on Ready
+// before listing.
+func (w *Watch) Ready() <-chan struct{} { return w.ready }
+
+// Done is closed when the watch has ended: by Close, by its context, or by
+// a permanent error (see Err).
+func (w *Watch) Done() <-chan struct{} { return w.done }
+
+// Err is the permanent error that ended the watch, nil while it runs and
+// after Close or the end of its context.
+func (w *Watch) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// WatchInbox calls fn for every change to the inbox of the mailbox
+// mailboxID (from GetMailboxID), until ctx ends, Close, or the client is
+// closed. It returns once the stream is open, and fails if it cannot open
+// it; Ready closes when the hub has confirmed it. A hub that refuses the
+// stream (auth, someone else's mailbox) says so with MailboxEventStopped,
+// since gRPC reports a stream's refusal on its first read.
+//
+// When the stream breaks (the hub restarts, the network drops) fn gets
+// MailboxEventDisconnected, the watch reconnects with backoff (up to 10 s
+// apart), signing auth afresh, and fn gets MailboxEventReconnected once the
+// hub has confirmed the new stream (a hub that confirms streams lazily does
+// so with its first event). Changes in between are lost: relist the box on
+// Reconnected.
+//
+// fn runs on one goroutine, one event at a time, in the hub's order; a slow
+// fn delays later events and holds the stream's flow control.
+func (c *Client) WatchInbox(ctx context.Context, mailboxID identity.ThreadID, fn func(MailboxEvent)) (*Watch, error) {
+	return c.watch(ctx, "watch inbox", mailboxID, inboxCollection, fn)
+}
+
+// WatchSentbox is WatchInbox for the sentbox.
+func (c *Client) WatchSentbox(ctx context.Context, mailboxID identity.ThreadID, fn func(MailboxEvent)) (*Watch, error) {
+	return c.watch(ctx, "watch sentbox", mailboxID, sentboxCollection, fn)
+}
+
+type listenStream = grpc.ServerStreamingClient[hubpb.ListenReply]
+
+func (c *Client) watch(ctx context.Context, op string, mailboxID identity.ThreadID, box string, fn func(MailboxEvent)) (*Watch, error) {
+	if fn == nil {
+		return nil, invalidf("%s: nil callback", op)
+	}
+	if mailboxID.IsZero() {
+		return nil, invalidf("%s: empty mailbox id", op)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stream, stop, err := c.listen(ctx, op, mailboxID, box)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	w := &Watch{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
+	go w.run(ctx, c, op, mailboxID, box, fn, stream, stop)
+	return w, nil
+}
+
+// listen opens one Listen stream. The stream lives as long as ctx or until
+// stop; only opening it is bounded by the call timeout.
+func (c *Client) listen(ctx context.Context, op string, mailboxID identity.ThreadID, box string) (listenStream, context.CancelFunc, error) {
+	sctx, stop := context.WithCancel(ctx)
+	sctx, err := c.outgoing(sctx)
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	timer := time.AfterFunc(c.cfg.timeout, stop)
+	stream, err := c.threads.Listen(sctx, &hubpb.ListenRequest{
+		DbID:    mailboxID.Bytes(),
+		Filters: []*hubpb.ListenRequest_Filter{{CollectionName: box}},
+	})
+	if !timer.Stop() {
+		// The timer canceled the stream: report that as the timeout it is,
+		// not as a cancellation.
+		err = status.Error(codes.DeadlineExceeded, "opening the stream timed out")
+	}
+	if err != nil {
+		stop()
+		return nil, nil, classify(op, mailboxCall, err)
+	}
+	return stream, stop, nil
+}
+
+func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identity.ThreadID, box string, fn func(MailboxEvent), stream listenStream, stop context.CancelFunc) {
+	defer close(w.done)
+	defer w.cancel()
+	confirmed := func() { w.readyOnce.Do(func() { close(w.ready) }) }
+	for {
+		err := receive(stream, box, fn, confirmed)
+		stop()
+		if ctx.Err() != nil {
+			return // Close or the caller's context: no event
+		}
+		err = classify(op, mailboxCall, err)
+		if c.final(err) {
+			w.stopWith(err, fn)
+			return
+		}
+		fn(MailboxEvent{Type: MailboxEventDisconnected, Err: err})
+		for attempt := 0; ; attempt++ {
+			if !sleep(ctx, backoffDelay(watchRetryBase, attempt, watchRetryMax)) {
+				return
+			}
+			stream, stop, err = c.listen(ctx, op, mailboxID, box)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if c.final(err) {
+				w.stopWith(err, fn)
+				return
+			}
+		}
+		confirmed = func() { fn(MailboxEvent{Type: MailboxEventReconnected}) }
+	}
+}
+
+// final reports whether a watch should give up on err: a permanent
+// error, or any error once the client's connection is closed, since no
+// reconnect can succeed then.
+func (c *Client) final(err error) bool {
+	return permanent(err) || c.conn.GetState() == connectivity.Shutdown
+}
+
+func (w *Watch) stopWith(err error, fn func(MailboxEvent)) {
+	w.mu.Lock()
+	w.err = err
+	w.mu.Unlock()
+	fn(MailboxEvent{Type: MailboxEventStopped, Err: err})
+}
+
+// receive delivers a stream's events until it breaks, and returns why.
+// It first waits for the hub's response headers, which prove the hub
+// accepted the stream, and then calls confirmed.
+func receive(stream listenStream, box string, fn func(MailboxEvent), confirmed func()) error {
+	// Header returns nil metadata when the stream failed; Recv then
+	// reports why.
+	if md, _ := stream.Header(); md != nil {
+		confirmed()
+	}
+	for {
+		reply, err := stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("%w: the hub ended the stream", ErrUnavailable)
+			}
+			return err
+		}
+		if reply.GetCollectionName() != box {
+			continue // a hub that ignores the filter
+		}
+		fn(eventFromPB(reply))
+	}
+}
+
+// instance is a mailbox record as Listen sends it: threads' JSON, with the
+// bytes in standard base64 (which encoding/json decodes into []byte).
+type instance struct {
+	ID        string `json:"_id"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Body      []byte `json:"body"`
+	Signature []byte `json:"signature"`
+	CreatedAt int64  `json:"created_at"`
+	ReadAt    int64  `json:"read_at"`
+}
+
+func eventFromPB(r *hubpb.ListenReply) MailboxEvent {
+	ev := MailboxEvent{MessageID: r.GetInstanceID()}
+	switch r.GetAction() {
+	case hubpb.ListenReply_CREATE:
+		ev.Type = MailboxEventCreate
+	case hubpb.ListenReply_SAVE:
+		ev.Type = MailboxEventSave
+	case hubpb.ListenReply_DELETE:
+		ev.Type = MailboxEventDelete
+		return ev
+	default:
+		// Something changed; a Save without a message makes callers refetch.
+		ev.Type = MailboxEventSave
+		ev.Err = fmt.Errorf("%w: unknown listen action %d", ErrInvalid, r.GetAction())
+		return ev
+	}
+	var in instance
+	if err := json.Unmarshal(r.GetInstance(), &in); err != nil {
+		ev.Err = fmt.Errorf("%w: message record: %v", ErrInvalid, err)
+		return ev
+	}
+	if in.ID == "" {
+		in.ID = ev.MessageID
+	}
+	ev.Message = &UserMessage{
+		ID:        in.ID,
+		From:      in.From,
+		To:        in.To,
+		Body:      in.Body,
+		Signature: in.Signature,
+		CreatedAt: fromNanos(in.CreatedAt),
+		ReadAt:    fromNanos(in.ReadAt),
+	}
+	return ev
+}
