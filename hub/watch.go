@@ -211,18 +211,6 @@ func receive(stream listenStream, box string, fn func(MailboxEvent), confirmed f
 	}
 }
 
-// instance is a mailbox record as Listen sends it: threads' JSON, with the
-// bytes in standard base64 (which encoding/json decodes into []byte).
-type instance struct {
-	ID        string `json:"_id"`
-	From      string `json:"from"`
-	To        string `json:"to"`
-	Body      []byte `json:"body"`
-	Signature []byte `json:"signature"`
-	CreatedAt int64  `json:"created_at"`
-	ReadAt    int64  `json:"read_at"`
-}
-
 func eventFromPB(r *hubpb.ListenReply) MailboxEvent {
 	ev := MailboxEvent{MessageID: r.GetInstanceID()}
 	switch r.GetAction() {
@@ -239,7 +227,7 @@ func eventFromPB(r *hubpb.ListenReply) MailboxEvent {
 		ev.Err = fmt.Errorf("%w: unknown listen action %d", ErrInvalid, r.GetAction())
 		return ev
 	}
-	var in instance
+	var in hubpb.MailboxInstance
 	if err := json.Unmarshal(r.GetInstance(), &in); err != nil {
 		ev.Err = fmt.Errorf("%w: message record: %v", ErrInvalid, err)
 		return ev
@@ -254,7 +242,9 @@ func eventFromPB(r *hubpb.ListenReply) MailboxEvent {
 		Body:      in.Body,
 		Signature: in.Signature,
 		CreatedAt: fromNanos(in.CreatedAt),
-		ReadAt:    fromNanos(in.ReadAt),
+	}
+	if in.ReadAt != nil {
+		ev.Message.ReadAt = fromNanos(*in.ReadAt)
 	}
 	return ev
 }

@@ -92,21 +92,8 @@ func (b *broker) close() {
 	}
 }
 
-// instanceJSON is a message as the hub's threads DB stores it and Listen
-// sends it (protocol.md §1.3): byte fields are standard base64, as
-// encoding/json writes []byte; only the inbox has read_at.
-type instanceJSON struct {
-	ID        string `json:"_id"`
-	From      string `json:"from"`
-	To        string `json:"to"`
-	Body      []byte `json:"body"`
-	Signature []byte `json:"signature"`
-	CreatedAt int64  `json:"created_at"`
-	ReadAt    *int64 `json:"read_at,omitempty"`
-}
-
 func messageJSON(m Message) []byte {
-	j := instanceJSON{ID: m.ID, From: m.From, To: m.To, Body: m.Body, Signature: m.Signature, CreatedAt: m.CreatedAt}
+	j := hubpb.MailboxInstance{ID: m.ID, From: m.From, To: m.To, Body: m.Body, Signature: m.Signature, CreatedAt: m.CreatedAt}
 	if m.Box == Inbox {
 		j.ReadAt = &m.ReadAt
 	}
