@@ -5,9 +5,10 @@
 // cached state at once, so the next listing in any process shows them.
 //
 // Every change the cache learns of (a local operation, a difference seen by
-// a refresh) is reported to one OnChange callback, which the filesystem
-// turns into kernel invalidations; a watch (live updates) will feed the same
-// path through Apply.
+// a refresh, a watch event fed in through Apply) is reported once to one
+// OnChange callback, which the filesystem turns into kernel invalidations
+// and event lines. Follow (live.go) keeps the cache in step with the hub's
+// watch and falls back to polling while the watch is down.
 package cache
 
 import (
@@ -49,6 +50,10 @@ type Config struct {
 	// ListTTL is how long a box or thread listing is served without asking
 	// the hub again. It bounds how stale ls is after a change made elsewhere.
 	ListTTL time.Duration
+	// WatchTTL replaces ListTTL for the boxes while a watch delivers
+	// every change (Follow): the listing is kept up to date by events, and
+	// is listed again after WatchTTL only in case an event was lost.
+	WatchTTL time.Duration
 	// CiphertextBytes bounds the message bodies kept; they never change, so
 	// a body kept is a fetch saved.
 	CiphertextBytes int64
@@ -65,7 +70,7 @@ type Config struct {
 
 // DefaultConfig is the mount's default (docs/semantics.md explains each).
 func DefaultConfig() Config {
-	return Config{ListTTL: 2 * time.Second, CiphertextBytes: 64 << 20, PlaintextBytes: 32 << 20}
+	return Config{ListTTL: 2 * time.Second, WatchTTL: time.Hour, CiphertextBytes: 64 << 20, PlaintextBytes: 32 << 20}
 }
 
 // Cache is safe for concurrent use.
@@ -79,8 +84,10 @@ type Cache struct {
 	onChange func(Change) // set once, before use
 
 	mu        sync.Mutex // guards the fields below
+	mode      Mode
 	boxes     [2]listing
-	seq       uint64 // orders local changes against refreshes in flight
+	forcing   [2]chan struct{} // closed when the box's forced listing (Refresh) in flight ends
+	seq       uint64           // orders local changes against refreshes in flight
 	threads   []Thread
 	threadsAt time.Time
 	threadsOK bool
@@ -150,7 +157,27 @@ func (c *Cache) Stats() Stats {
 	}
 	s.CiphertextBytes = c.bodies.bytes
 	s.PlaintextBytes = c.plain.bytes
+	s.Mode = c.mode.String()
 	return s
+}
+
+// Mode says how the cache follows the hub right now.
+func (c *Cache) Mode() Mode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mode
+}
+
+// setMode switches the mode and reports the switch; err says why the watch
+// went down.
+func (c *Cache) setMode(m Mode, err error) {
+	c.mu.Lock()
+	changed := c.mode != m
+	c.mode = m
+	c.mu.Unlock()
+	if changed {
+		c.onChange(Change{Kind: ModeChanged, Mode: m, Err: err})
+	}
 }
 
 // called records one hub call and what it says about the hub being online.
@@ -172,8 +199,15 @@ func (c *Cache) called(op string, err error) {
 	}
 }
 
-func (c *Cache) fresh(at time.Time) bool {
-	return c.cfg.ListTTL > 0 && c.cfg.Now().Sub(at) < c.cfg.ListTTL
+// freshLocked reports whether a listing fetched at at may still be used. A
+// box listing is kept for WatchTTL while the watch is up; anything else, and
+// everything in the other modes, for ListTTL.
+func (c *Cache) freshLocked(at time.Time, watched bool) bool {
+	ttl := c.cfg.ListTTL
+	if watched && c.mode == ModeWatch {
+		ttl = c.cfg.WatchTTL
+	}
+	return ttl > 0 && c.cfg.Now().Sub(at) < ttl
 }
 
 func entryOf(box Box, m hub.UserMessage) Entry {
@@ -237,7 +271,18 @@ func (c *Cache) Lookup(ctx context.Context, box Box, id string) (Entry, error) {
 func (c *Cache) ensure(ctx context.Context, box Box) error {
 	c.mu.Lock()
 	l := &c.boxes[box]
-	if l.valid && c.fresh(l.fetchedAt) {
+	if ch := c.forcing[box]; ch != nil && !(l.valid && c.freshLocked(l.fetchedAt, true)) {
+		// A forced listing is on its way (the one at mount, a resync):
+		// it is at least as fresh as one we would start, so wait for it.
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.mu.Lock()
+	}
+	if l.valid && c.freshLocked(l.fetchedAt, true) {
 		c.stats.ListHits++
 		c.mu.Unlock()
 		return nil
@@ -495,12 +540,14 @@ func (c *Cache) MarkRead(ctx context.Context, id string) (time.Time, error) {
 	}
 	c.mu.Lock()
 	e, ok := c.boxes[Inbox].byID[id]
+	// The watch may have brought the change already: report it once.
+	report := ok && !e.ReadAt.Equal(at)
 	if ok {
 		e.ReadAt = at
 		c.localLocked(Inbox, Read, e)
 	}
 	c.mu.Unlock()
-	if ok {
+	if report {
 		c.onChange(Change{Kind: Read, Box: Inbox, ID: id, Entry: e})
 	}
 	return at, nil
@@ -520,13 +567,19 @@ func (c *Cache) Delete(ctx context.Context, box Box, id string) error {
 		return err
 	}
 	c.mu.Lock()
-	e := c.boxes[box].byID[id]
+	l := &c.boxes[box]
+	e, known := l.byID[id]
+	// The watch's echo of this delete may have removed it already; with no
+	// listing we cannot tell, and the kernel may still know the name.
+	report := known || !l.valid
 	e.Box, e.ID = box, id
 	c.localLocked(box, Removed, e)
 	c.bodies.remove(bodyKey(box, id))
 	c.plain.remove(bodyKey(box, id))
 	c.mu.Unlock()
-	c.onChange(Change{Kind: Removed, Box: box, ID: id, Entry: e})
+	if report {
+		c.onChange(Change{Kind: Removed, Box: box, ID: id, Entry: e})
+	}
 	return nil
 }
 
@@ -542,6 +595,8 @@ func (c *Cache) Send(ctx context.Context, to *identity.PublicKey, body []byte) (
 	e := entryOf(Sentbox, m)
 	k := bodyKey(Sentbox, m.ID)
 	c.mu.Lock()
+	// The watch may have filed the copy before the reply came: report once.
+	_, known := c.boxes[Sentbox].byID[m.ID]
 	c.localLocked(Sentbox, Added, e)
 	c.bodies.add(k, m)
 	c.plain.add(k, opened{plain: append([]byte(nil), body...)})
@@ -550,7 +605,9 @@ func (c *Cache) Send(ctx context.Context, to *identity.PublicKey, body []byte) (
 		c.boxes[Inbox].fetchedAt = time.Time{}
 	}
 	c.mu.Unlock()
-	c.onChange(Change{Kind: Added, Box: Sentbox, ID: m.ID, Entry: e})
+	if !known {
+		c.onChange(Change{Kind: Added, Box: Sentbox, ID: m.ID, Entry: e})
+	}
 	return e, nil
 }
 
@@ -564,7 +621,7 @@ func (c *Cache) Invalidate(box Box) {
 // Threads returns the user's threads, the mailbox among them.
 func (c *Cache) Threads(ctx context.Context) ([]Thread, error) {
 	c.mu.Lock()
-	if c.threadsOK && c.fresh(c.threadsAt) {
+	if c.threadsOK && c.freshLocked(c.threadsAt, false) {
 		out := slices.Clone(c.threads)
 		c.stats.ListHits++
 		c.mu.Unlock()
@@ -648,28 +705,32 @@ func (c *Cache) Usage(ctx context.Context) (json.RawMessage, error) {
 
 // Apply folds a watch event for box into the cache and reports the change,
 // exactly as a refresh that saw it would: the seam for live updates. An event
-// that cannot be applied precisely (a record that did not decode, a stream
-// that broke or came back) makes the listing stale instead, so the next use
-// lists the box again.
+// that says nothing new (the echo of a change this process made, or one a
+// refresh already saw) reports nothing. An event that cannot be applied
+// precisely (a record that did not decode, a stream that broke or came
+// back) makes the listing stale instead, so the next use lists the box
+// again.
 func (c *Cache) Apply(box Box, ev hub.MailboxEvent) {
 	switch ev.Type {
 	case hub.MailboxEventCreate, hub.MailboxEventSave:
-		if ev.Message == nil {
+		if ev.Message == nil || hub.CheckMessageID(ev.Message.ID) != nil {
 			c.Invalidate(box)
 			return
 		}
 		m := *ev.Message
 		e := entryOf(box, m)
 		c.mu.Lock()
+		c.stats.WatchEvents++
 		l := &c.boxes[box]
-		old, known := l.byID[m.ID]
 		kind := Added
-		if known {
+		if old, known := l.byID[m.ID]; known {
 			if old.ReadAt.Equal(e.ReadAt) {
 				c.mu.Unlock()
-				return // nothing a reader can see changed (our own change, echoed)
+				return // nothing a reader can see changed
 			}
 			kind = Read
+		} else if !l.valid && ev.Type == hub.MailboxEventSave {
+			kind = Read // no listing to tell: a save is a change of read state
 		}
 		c.localLocked(box, kind, e)
 		if len(m.Body) > 0 {
@@ -679,13 +740,16 @@ func (c *Cache) Apply(box Box, ev hub.MailboxEvent) {
 		c.onChange(Change{Kind: kind, Box: box, ID: m.ID, Entry: e})
 	case hub.MailboxEventDelete:
 		c.mu.Lock()
-		e, known := c.boxes[box].byID[ev.MessageID]
+		c.stats.WatchEvents++
+		l := &c.boxes[box]
+		e, known := l.byID[ev.MessageID]
+		report := known || !l.valid
 		e.Box, e.ID = box, ev.MessageID
 		c.localLocked(box, Removed, e)
 		c.bodies.remove(bodyKey(box, ev.MessageID))
 		c.plain.remove(bodyKey(box, ev.MessageID))
 		c.mu.Unlock()
-		if known {
+		if report {
 			c.onChange(Change{Kind: Removed, Box: box, ID: ev.MessageID, Entry: e})
 		}
 	default:

@@ -54,6 +54,8 @@ const (
 	Removed                          // a message left Box
 	Read                             // an inbox message's read_at changed
 	ThreadsChanged                   // the thread list changed (ID is empty)
+	ModeChanged                      // the cache moved to Mode (Err: why the watch went down)
+	LiveError                        // following the hub failed (Err), in Box's watch or poll
 )
 
 func (k ChangeKind) String() string {
@@ -66,18 +68,53 @@ func (k ChangeKind) String() string {
 		return "read"
 	case ThreadsChanged:
 		return "threads"
+	case ModeChanged:
+		return "mode"
+	case LiveError:
+		return "live-error"
 	}
 	return "unknown"
 }
 
 // Change tells the layer above what the cache learnt changed, whether from a
-// local operation, a listing refresh that saw a difference, or (later) a
-// watch event. The filesystem turns it into kernel invalidations.
+// local operation, a listing refresh that saw a difference, or a watch
+// event. The filesystem turns it into kernel invalidations and event lines.
+// Each change to a message is reported once, whichever of those sources
+// brings it first (a local delete and the watch's echo of it are one
+// change).
 type Change struct {
 	Kind  ChangeKind
 	Box   Box
 	ID    string
-	Entry Entry // the entry after the change (for Added and Read)
+	Entry Entry  // the entry after the change (for Added and Read), or before it (Removed)
+	Mode  Mode   // for ModeChanged
+	Op    string // for LiveError: what failed ("watch", "poll", "resync")
+	Err   error  // for ModeChanged (why the watch is down) and LiveError
+}
+
+// Mode says how the cache learns of changes made elsewhere.
+type Mode int
+
+// Modes, as .hubfs/status names them.
+const (
+	// ModeTTL: nothing follows the hub; a listing is reused for ListTTL.
+	ModeTTL Mode = iota
+	// ModeWatch: the hub's watch delivers every change; a listing is
+	// reused for WatchTTL, a safety net against a lost event.
+	ModeWatch
+	// ModePoll: the watch is down; a listing is reused for ListTTL and
+	// both boxes are listed again every poll interval.
+	ModePoll
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeWatch:
+		return "watch"
+	case ModePoll:
+		return "poll"
+	}
+	return "ttl"
 }
 
 // Stats are the cache's figures for .hubfs/status and the benchmarks.
@@ -93,6 +130,10 @@ type Stats struct {
 	CiphertextBytes int64            `json:"ciphertext_bytes"`
 	PlaintextBytes  int64            `json:"plaintext_bytes"`
 	Online          bool             `json:"online"`
+	Mode            string           `json:"mode"`
+	WatchEvents     int64            `json:"watch_events"`     // hub events applied
+	WatchReconnects int64            `json:"watch_reconnects"` // streams that came back
+	Resyncs         int64            `json:"resyncs"`          // listings forced: at start, after a reconnect, by polls
 	LastError       string           `json:"last_error,omitempty"`
 	LastErrorAt     *time.Time       `json:"last_error_at,omitempty"`
 }

@@ -49,8 +49,9 @@ type Broker struct {
 	queueLen int
 	now      func() time.Time
 
-	mu   sync.Mutex // guards subs
-	subs map[*Subscription]struct{}
+	mu     sync.Mutex // guards the fields below
+	subs   map[*Subscription]struct{}
+	closed bool
 }
 
 // NewBroker returns a broker whose subscribers each buffer up to queueLen
@@ -72,12 +73,35 @@ func (b *Broker) Publish(e Event) {
 }
 
 // Subscribe starts a reader that sees every event published from now on.
+// After Close it returns a subscription that is already closed.
 func (b *Broker) Subscribe() *Subscription {
 	s := &Subscription{broker: b, max: b.queueLen, wake: make(chan struct{}, 1)}
 	b.mu.Lock()
-	b.subs[s] = struct{}{}
+	closed := b.closed
+	if !closed {
+		b.subs[s] = struct{}{}
+	}
 	b.mu.Unlock()
+	if closed {
+		s.Close()
+	}
 	return s
+}
+
+// Close ends every subscription: readers get what is queued, then
+// ErrClosed. An unmount uses it so that blocked readers return and let the
+// mount go.
+func (b *Broker) Close() {
+	b.mu.Lock()
+	b.closed = true
+	subs := make([]*Subscription, 0, len(b.subs))
+	for s := range b.subs {
+		subs = append(subs, s)
+	}
+	b.mu.Unlock()
+	for _, s := range subs {
+		s.Close()
+	}
 }
 
 // Subscribers is how many readers are attached, for status figures.
@@ -163,6 +187,14 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 			return Event{}, ctx.Err()
 		}
 	}
+}
+
+// TryNext returns the next event if one is ready, without waiting.
+func (s *Subscription) TryNext() (Event, bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e, err := s.Next(ctx)
+	return e, err == nil
 }
 
 // Close detaches the reader; a blocked Next returns.

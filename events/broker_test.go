@@ -168,3 +168,23 @@ func TestConcurrentPublishAndRead(t *testing.T) {
 		seen[e.ID] = true
 	}
 }
+
+func TestBrokerCloseEndsReadersAfterTheirQueue(t *testing.T) {
+	b := NewBroker(4)
+	r := b.Subscribe()
+	b.Publish(Event{Type: TypeNew, ID: "queued"})
+	b.Close()
+	if got := drain(t, r, 1); got[0].ID != "queued" {
+		t.Fatalf("after Close: %+v, want the queued event first", got[0])
+	}
+	if _, err := r.Next(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Next after Close and the queue = %v, want ErrClosed", err)
+	}
+	late := b.Subscribe()
+	if _, err := late.Next(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Subscribe after Close: Next = %v, want ErrClosed", err)
+	}
+	if n := b.Subscribers(); n != 0 {
+		t.Fatalf("%d subscribers after Close", n)
+	}
+}

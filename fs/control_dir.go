@@ -29,6 +29,8 @@ func (d *controlDir) OnAdd(ctx context.Context) {
 	add("identity", &controlFile{root: d.root, static: true, gen: d.root.identityFile})
 	add("status", &controlFile{root: d.root, gen: d.root.statusFile})
 	add("usage", &controlFile{root: d.root, gen: d.root.usageFile})
+	add("errors", &controlFile{root: d.root, gen: d.root.errorsFile})
+	d.AddChild("events", d.NewPersistentInode(ctx, &eventsFile{root: d.root}, fusefs.StableAttr{Mode: syscall.S_IFREG}), false)
 }
 
 func (d *controlDir) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {

@@ -68,23 +68,29 @@ func (r *Root) identityFile(context.Context) ([]byte, error) {
 // Status is the JSON of .hubfs/status. Its field names are a contract with
 // scripts.
 type Status struct {
-	Hub       string      `json:"hub"`
-	Identity  string      `json:"identity"`
-	MailboxID string      `json:"mailbox_id"`
-	Online    bool        `json:"online"`
-	Mode      string      `json:"mode"`
-	Cache     interface{} `json:"cache"`
+	Hub       string `json:"hub"`
+	Identity  string `json:"identity"`
+	MailboxID string `json:"mailbox_id"`
+	Online    bool   `json:"online"`
+	// Mode is "watch" (the hub pushes every change), "poll" (the watch is
+	// down: listed every poll interval) or "ttl" (no live updates).
+	Mode         string      `json:"mode"`
+	EventReaders int         `json:"event_readers"` // open .hubfs/events
+	Errors       int         `json:"errors"`        // failed operations since the mount (.hubfs/errors keeps the last ones)
+	Cache        interface{} `json:"cache"`
 }
 
 func (r *Root) statusFile(context.Context) ([]byte, error) {
 	st := r.mb.Stats()
 	b, err := json.MarshalIndent(Status{
-		Hub:       r.opts.HubAddr,
-		Identity:  r.self.String(),
-		MailboxID: r.opts.MailboxID,
-		Online:    st.Online,
-		Mode:      "ttl", // listings refresh after --list-ttl; "watch" arrives with live updates
-		Cache:     st,
+		Hub:          r.opts.HubAddr,
+		Identity:     r.self.String(),
+		MailboxID:    r.opts.MailboxID,
+		Online:       st.Online,
+		Mode:         r.mb.Mode().String(),
+		EventReaders: r.events.Subscribers(),
+		Errors:       r.errors.Total(),
+		Cache:        st,
 	}, "", "  ")
 	return append(b, '\n'), err
 }
@@ -95,4 +101,10 @@ func (r *Root) usageFile(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	return append(raw, '\n'), nil
+}
+
+// errorsFile is .hubfs/errors: the last failed operations, one JSON object a
+// line, oldest first.
+func (r *Root) errorsFile(context.Context) ([]byte, error) {
+	return r.errors.JSONLines(), nil
 }

@@ -7,11 +7,16 @@
 //	inbox/<id>  unread/<id>  sentbox/<id>   one read-only file per message
 //	outbox/<public key>                     write to send, close to deliver
 //	threads/<name>/{id,info.json}           mkdir/rmdir create and delete threads
-//	.hubfs/{identity,status,usage}          control files
+//	.hubfs/{identity,status,usage,errors}   control files
+//	.hubfs/events                           one JSON line per mailbox event, blocking
 //
 // Only the skeleton is persistent; messages and threads are dynamic inodes
 // whose numbers are derived from their ids, so memory follows what the
 // kernel holds, not the size of the mailbox. Kernel notifications go out from
 // one goroutine (notifier.go) that holds no filesystem lock, fed by the
-// cache's change callback: local operations today, watch events later.
+// cache's change callback: local operations, listing refreshes and the hub's
+// watch events alike, each change once. The same callback feeds
+// .hubfs/events. While the watch is up the kernel also keeps the box
+// listings (FOPEN_CACHE_DIR), since every change reaches it as an
+// invalidation.
 package fs

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"syscall"
+	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/hubfs/hubfs/events"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/identity"
 )
@@ -14,23 +18,24 @@ import (
 var errnoRules = []struct {
 	err   error
 	errno syscall.Errno
+	code  string // the hub's status code this error stands for, if any
 }{
-	{context.Canceled, syscall.EINTR},
-	{context.DeadlineExceeded, syscall.ETIMEDOUT},
-	{hub.ErrBadSignature, syscall.EBADMSG},
-	{hub.ErrDecrypt, syscall.EBADMSG},
-	{identity.ErrDecrypt, syscall.EBADMSG},
-	{identity.ErrInvalidSignature, syscall.EBADMSG},
-	{hub.ErrNoMailbox, syscall.ENXIO},
-	{hub.ErrTooLarge, syscall.EFBIG},
-	{hub.ErrNotFound, syscall.ENOENT},
-	{hub.ErrExists, syscall.EEXIST},
-	{hub.ErrInvalid, syscall.EINVAL},
-	{identity.ErrInvalidKey, syscall.EINVAL},
-	{hub.ErrPermission, syscall.EACCES},
-	{hub.ErrUnauthenticated, syscall.EACCES},
-	{hub.ErrUnavailable, syscall.EHOSTDOWN},
-	{errors.ErrUnsupported, syscall.ENOTSUP},
+	{context.Canceled, syscall.EINTR, ""},
+	{context.DeadlineExceeded, syscall.ETIMEDOUT, "DeadlineExceeded"},
+	{hub.ErrBadSignature, syscall.EBADMSG, ""},
+	{hub.ErrDecrypt, syscall.EBADMSG, ""},
+	{identity.ErrDecrypt, syscall.EBADMSG, ""},
+	{identity.ErrInvalidSignature, syscall.EBADMSG, ""},
+	{hub.ErrNoMailbox, syscall.ENXIO, "FailedPrecondition"},
+	{hub.ErrTooLarge, syscall.EFBIG, "ResourceExhausted"},
+	{hub.ErrNotFound, syscall.ENOENT, "NotFound"},
+	{hub.ErrExists, syscall.EEXIST, "AlreadyExists"},
+	{hub.ErrInvalid, syscall.EINVAL, "InvalidArgument"},
+	{identity.ErrInvalidKey, syscall.EINVAL, ""},
+	{hub.ErrPermission, syscall.EACCES, "PermissionDenied"},
+	{hub.ErrUnauthenticated, syscall.EACCES, "Unauthenticated"},
+	{hub.ErrUnavailable, syscall.EHOSTDOWN, "Unavailable"},
+	{errors.ErrUnsupported, syscall.ENOTSUP, "Unimplemented"},
 }
 
 // toErrno maps a domain error to the errno a program sees. It is the only
@@ -44,21 +49,53 @@ func toErrno(err error) syscall.Errno {
 	if errors.As(err, &errno) {
 		return errno
 	}
-	for _, r := range errnoRules {
-		if r.err != nil && errors.Is(err, r.err) {
-			return r.errno
-		}
-	}
-	return syscall.EIO
+	errno, _ = classify(err)
+	return errno
 }
 
-// fail maps err for the kernel and logs its cause once, so a user who saw
-// "Input/output error" can find out why. Plain misses (ENOENT) are not worth
-// a log line.
+// classify finds err's errno and the hub status code it stands for. The
+// hub client turns codes into domain errors (hub/errors.go); this reverses
+// that for .hubfs/errors. Codes with no domain meaning (Unknown, Internal)
+// are not recoverable from the error and show as "".
+func classify(err error) (syscall.Errno, string) {
+	for _, r := range errnoRules {
+		if r.err != nil && errors.Is(err, r.err) {
+			return r.errno, r.code
+		}
+	}
+	return syscall.EIO, ""
+}
+
+// fail maps err for the kernel and logs its cause once, in the log and in
+// .hubfs/errors, so a user who saw "Input/output error" can find out why.
+// Plain misses (ENOENT) and interrupted calls are not worth a line.
 func (r *Root) fail(op, path string, err error) syscall.Errno {
 	errno := toErrno(err)
-	if errno != syscall.ENOENT {
+	if errno != syscall.ENOENT && errno != syscall.EINTR {
 		r.log.Warn("operation failed", "op", op, "path", path, "errno", errno.Error(), "err", err)
+		r.recordError(op, path, err)
 	}
 	return errno
+}
+
+// recordError keeps err for .hubfs/errors. Error texts come from the hub
+// client and the crypto, which never put bodies, tokens or secrets in them.
+func (r *Root) recordError(op, path string, err error) {
+	if err == nil {
+		return
+	}
+	errno, code := classify(err)
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		errno, code = e, ""
+	}
+	r.errors.Add(events.ErrorEntry{Time: time.Now().UTC(), Op: op, Path: path, Code: code, Errno: errnoName(errno), Message: err.Error()})
+}
+
+// errnoName is the errno's C name, as a script would grep for it.
+func errnoName(e syscall.Errno) string {
+	if n := unix.ErrnoName(e); n != "" {
+		return n
+	}
+	return e.Error()
 }

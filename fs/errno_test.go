@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/events"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/identity"
 )
@@ -114,6 +115,31 @@ func TestRedactorHidesPayloads(t *testing.T) {
 		}
 		if b.String() != want {
 			t.Errorf("redact(%q) = %q, want %q", in, b.String(), want)
+		}
+	}
+}
+
+// TestErrorRecordCodes: .hubfs/errors names the hub status code each domain
+// error stands for, and none for local failures.
+func TestErrorRecordCodes(t *testing.T) {
+	cases := []struct {
+		err   error
+		code  string
+		errno string
+	}{
+		{fmt.Errorf("send message: %w: mail not found", hub.ErrNoMailbox), "FailedPrecondition", "ENXIO"},
+		{fmt.Errorf("list: %w", hub.ErrUnavailable), "Unavailable", "EHOSTDOWN"},
+		{fmt.Errorf("list: %w", context.DeadlineExceeded), "DeadlineExceeded", "ETIMEDOUT"},
+		{fmt.Errorf("open: %w", hub.ErrBadSignature), "", "EBADMSG"},
+		{errors.New("list: hub error (Internal): boom"), "", "EIO"},
+		{syscall.EPERM, "", "EPERM"},
+	}
+	for _, c := range cases {
+		r := &Root{errors: events.NewErrorLog(10)}
+		r.recordError("op", "inbox/x", c.err)
+		got := r.errors.Entries()
+		if len(got) != 1 || got[0].Code != c.code || got[0].Errno != c.errno || got[0].Message != c.err.Error() {
+			t.Errorf("%v: recorded %+v, want code %q errno %s", c.err, got, c.code, c.errno)
 		}
 	}
 }

@@ -29,6 +29,9 @@ type Mailbox interface {
 	Usage(ctx context.Context) (json.RawMessage, error)
 
 	Stats() cache.Stats
+	// Mode says whether a watch pushes every change (the kernel may then
+	// cache listings for long) or not.
+	Mode() cache.Mode
 	// OnChange registers the one callback that hears about every change the
 	// cache learns of. It is called without any cache lock held.
 	OnChange(func(cache.Change))

@@ -2,7 +2,10 @@ package fs
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -17,12 +20,23 @@ type mailboxDir struct {
 	root       *Root
 	box        cache.Box
 	unreadOnly bool // unread/: only inbox messages not yet marked read
+
+	// changed is when the listing last changed (Unix ns; 0: not since the
+	// mount), shown as the directory's mtime. The kernel keeps a cached
+	// listing only while the mtime it started with holds, so a new mtime
+	// also retires a listing cached by a readdir that raced a change.
+	changed atomic.Int64
+	// listed is the value of changed when an open last made the kernel
+	// drop its cached listing: a kernel listing filled since then is at
+	// least that fresh.
+	listed atomic.Int64
 }
 
 var (
 	_ = (fusefs.NodeGetattrer)((*mailboxDir)(nil))
 	_ = (fusefs.NodeLookuper)((*mailboxDir)(nil))
 	_ = (fusefs.NodeReaddirer)((*mailboxDir)(nil))
+	_ = (fusefs.NodeOpendirHandler)((*mailboxDir)(nil))
 	_ = (fusefs.NodeUnlinker)((*mailboxDir)(nil))
 	_ = (fusefs.NodeCreater)((*mailboxDir)(nil))
 	_ = (fusefs.NodeMkdirer)((*mailboxDir)(nil))
@@ -41,8 +55,45 @@ func (d *mailboxDir) name() string {
 
 func (d *mailboxDir) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	d.root.dirAttr(&out.Attr, 0700)
-	out.SetTimeout(d.root.opts.ListTTL)
+	if ns := d.changed.Load(); ns != 0 {
+		t := time.Unix(0, ns)
+		out.SetTimes(nil, &t, &t)
+	}
+	out.SetTimeout(d.root.boxDirTTL())
 	return 0
+}
+
+// touch records that the listing changed now.
+func (d *mailboxDir) touch() {
+	now := time.Now().UnixNano()
+	for {
+		old := d.changed.Load()
+		if now <= old {
+			now = old + 1 // strictly increasing, so every change is a new mtime
+		}
+		if d.changed.CompareAndSwap(old, now) {
+			return
+		}
+	}
+}
+
+// OpendirHandle lets the kernel keep the listing while the watch is up, so
+// a warm ls needs no READDIR. Every change stamps the directory (touch)
+// before the syscall or event that made it is done, and an open after a
+// change lets the kernel keep nothing (it then drops its pages), so even a
+// change whose invalidation is still queued in the notifier (a send whose
+// close just returned) is listed. Otherwise every readdir reaches us, and we
+// answer from the cache.
+func (d *mailboxDir) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	var fuseFlags uint32
+	if d.root.cacheBoxListings() {
+		if ch := d.changed.Load(); d.listed.Load() == ch {
+			fuseFlags = fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE
+		} else {
+			d.listed.Store(ch) // this open drops the stale pages; the next may cache
+		}
+	}
+	return &dirHandle{list: d.Readdir}, fuseFlags, 0
 }
 
 func (d *mailboxDir) visible(e cache.Entry) bool {
@@ -81,8 +132,9 @@ func (d *mailboxDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut
 	m := &messageFile{root: d.root, box: d.box, id: name}
 	ch := d.NewInode(ctx, m, fusefs.StableAttr{Mode: syscall.S_IFREG, Ino: ino(d.box.String(), name)})
 	d.root.messageAttr(&out.Attr, e)
-	out.SetAttrTimeout(d.root.opts.MessageTTL)
-	out.SetEntryTimeout(d.root.opts.MessageTTL)
+	ttl := d.root.messageTTL()
+	out.SetAttrTimeout(ttl)
+	out.SetEntryTimeout(ttl)
 	return ch, 0
 }
 
@@ -133,4 +185,65 @@ func (d *mailboxDir) Link(ctx context.Context, target fusefs.InodeEmbedder, name
 // Message ids are minted by the hub; a message cannot be renamed or moved.
 func (d *mailboxDir) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	return syscall.EPERM
+}
+
+// dirHandle is an open box directory. It lists at the first read, with that
+// request's context, and starts again on a rewind.
+type dirHandle struct {
+	list func(ctx context.Context) (fusefs.DirStream, syscall.Errno)
+
+	mu sync.Mutex // guards ds
+	ds fusefs.DirStream
+}
+
+var (
+	_ = (fusefs.FileReaddirenter)((*dirHandle)(nil))
+	_ = (fusefs.FileSeekdirer)((*dirHandle)(nil))
+	_ = (fusefs.FileReleasedirer)((*dirHandle)(nil))
+)
+
+func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ds == nil {
+		ds, errno := h.list(ctx)
+		if errno != 0 {
+			return nil, errno
+		}
+		h.ds = ds
+	}
+	if !h.ds.HasNext() {
+		return nil, 0
+	}
+	e, errno := h.ds.Next()
+	return &e, errno
+}
+
+func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if off == 0 && h.ds != nil {
+		h.ds.Close()
+		h.ds = nil // a rewind lists afresh
+		return 0
+	}
+	if h.ds == nil {
+		ds, errno := h.list(ctx)
+		if errno != 0 {
+			return errno
+		}
+		h.ds = ds
+	}
+	if sd, ok := h.ds.(fusefs.FileSeekdirer); ok {
+		return sd.Seekdir(ctx, off)
+	}
+	return syscall.ENOTSUP
+}
+
+func (h *dirHandle) Releasedir(ctx context.Context, releaseFlags uint32) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ds != nil {
+		h.ds.Close()
+	}
 }

@@ -68,7 +68,7 @@ func (m *messageFile) Getattr(ctx context.Context, f fusefs.FileHandle, out *fus
 		return m.root.fail("getattr", m.path(), err)
 	}
 	m.root.messageAttr(&out.Attr, e)
-	out.SetTimeout(m.root.opts.MessageTTL)
+	out.SetTimeout(m.root.messageTTL())
 	return 0
 }
 

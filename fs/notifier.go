@@ -1,13 +1,16 @@
 package fs
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/events"
 )
 
 // notifier sends kernel invalidations from one goroutine. A notification
@@ -107,38 +110,65 @@ func (n *notifier) forget(dir *fusefs.Inode, name string) {
 	n.checked("entry", name, dir.NotifyEntry(name))
 }
 
-// changed turns a cache change into kernel invalidations. It is the cache's
-// OnChange callback and runs on whatever goroutine made the change, so it
-// only queues.
+// boxDirs are the directory nodes that list box's messages.
+func (r *Root) boxDirs(box cache.Box) []*mailboxDir {
+	if box == cache.Inbox {
+		return []*mailboxDir{r.inboxDir, r.unreadDir}
+	}
+	return []*mailboxDir{r.sentboxDir}
+}
+
+// dropListing makes the kernel forget a box directory's attributes and any
+// listing it cached (FOPEN_CACHE_DIR keeps it in the directory's pages).
+func (n *notifier) dropListing(d *mailboxDir) {
+	if inTree(d) {
+		n.checked("content", d.name(), d.NotifyContent(0, 0))
+	}
+}
+
+// inTree reports whether a skeleton node has been added to the tree (OnAdd,
+// before the mount serves); before that the kernel knows nothing of it.
+func inTree(d *mailboxDir) bool { return d.StableAttr().Ino != 0 }
+
+// changed turns a cache change into kernel invalidations and an event line.
+// It is the cache's OnChange callback and runs on whatever goroutine made
+// the change, so it only stamps and queues: it never waits. A message's
+// event line is published by the notifier after the kernel has been told,
+// so a script that reacts to a line finds the mount already showing it.
 func (r *Root) changed(c cache.Change) {
 	n := r.notify
+	if ev, ok := r.eventOf(c); ok {
+		switch c.Kind {
+		case cache.Added, cache.Removed, cache.Read:
+			defer n.post(func() { r.events.Publish(ev) })
+		default:
+			r.events.Publish(ev)
+		}
+	}
 	switch c.Kind {
-	case cache.Added:
-		dirs := []*fusefs.Inode{r.sentbox}
-		if c.Box == cache.Inbox {
-			dirs = []*fusefs.Inode{r.inbox, r.unread}
+	case cache.Added, cache.Removed:
+		dirs := r.boxDirs(c.Box)
+		for _, d := range dirs {
+			d.touch()
 		}
 		n.post(func() {
-			// No negative dentries are cached, but a name looked up while
-			// absent may be in a directory's page of a reader; dropping the
-			// entry is cheap and makes the new file visible to the next stat.
 			for _, d := range dirs {
-				if d != nil {
-					n.checked("entry", c.ID, d.NotifyEntry(c.ID))
+				if !inTree(d) {
+					continue
 				}
-			}
-		})
-	case cache.Removed:
-		dirs := []*fusefs.Inode{r.sentbox}
-		if c.Box == cache.Inbox {
-			dirs = []*fusefs.Inode{r.inbox, r.unread}
-		}
-		n.post(func() {
-			for _, d := range dirs {
-				n.forget(d, c.ID)
+				if c.Kind == cache.Added {
+					// A name looked up while absent may be cached as
+					// missing by a reader; drop it so the next stat
+					// finds the new file.
+					n.checked("entry", c.ID, d.NotifyEntry(c.ID))
+				} else {
+					n.forget(&d.Inode, c.ID)
+				}
+				n.dropListing(d)
 			}
 		})
 	case cache.Read:
+		r.unreadDir.touch()
 		n.post(func() {
 			// atime changed: drop the cached attributes, keep the pages.
 			for _, d := range []*fusefs.Inode{r.inbox, r.unread} {
@@ -156,6 +186,7 @@ func (r *Root) changed(c cache.Change) {
 			} else {
 				n.forget(r.unread, c.ID)
 			}
+			n.dropListing(r.unreadDir)
 		})
 	case cache.ThreadsChanged:
 		n.post(func() {
@@ -166,5 +197,58 @@ func (r *Root) changed(c cache.Change) {
 				n.forget(r.threads, name)
 			}
 		})
+	case cache.ModeChanged:
+		// Leaving watch mode: the kernel must stop trusting its cached
+		// listings, which nothing will invalidate on time any more.
+		// Entering it: nothing is stale, the next opendir caches.
+		if c.Mode != cache.ModeWatch {
+			n.post(func() {
+				for _, d := range []*mailboxDir{r.inboxDir, r.unreadDir, r.sentboxDir} {
+					n.dropListing(d)
+				}
+			})
+		}
+		if c.Err != nil {
+			r.log.Warn("watch down: polling", "every", r.opts.PollInterval, "err", c.Err)
+		} else {
+			r.log.Info("live updates", "mode", c.Mode.String())
+		}
+	case cache.LiveError:
+		r.recordError(c.Op, c.Box.String(), c.Err)
 	}
+}
+
+// eventOf is the .hubfs/events line for a change, if it has one.
+func (r *Root) eventOf(c cache.Change) (events.Event, bool) {
+	ev := events.Event{Box: c.Box.String(), ID: c.ID, From: c.Entry.From, To: c.Entry.To}
+	switch c.Kind {
+	case cache.Added:
+		ev.Type, ev.At = events.TypeNew, c.Entry.CreatedAt
+		if c.Box == cache.Sentbox {
+			ev.Type = events.TypeSent
+		}
+	case cache.Read:
+		if c.Entry.Unread() {
+			return events.Event{}, false // no hub marks a message unread
+		}
+		ev.Type, ev.At = events.TypeRead, c.Entry.ReadAt
+	case cache.Removed:
+		ev.Type, ev.At = events.TypeDeleted, time.Now()
+	case cache.ModeChanged:
+		if c.Mode != cache.ModePoll || c.Err == nil {
+			return events.Event{}, false
+		}
+		ev = events.Event{Type: events.TypeError, At: time.Now(),
+			Message: fmt.Sprintf("watch down, polling every %s until it is back: %v", r.opts.PollInterval, c.Err)}
+	case cache.LiveError:
+		ev = events.Event{Type: events.TypeError, Box: c.Box.String(), At: time.Now(),
+			Message: fmt.Sprintf("%s %s: %v", c.Op, c.Box, c.Err)}
+	default:
+		return events.Event{}, false
+	}
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	ev.At = ev.At.UTC()
+	return ev, true
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/events"
 	"github.com/hubfs/hubfs/identity"
 )
 
@@ -25,6 +26,14 @@ type Options struct {
 	// ListTTL is how long the kernel may keep thread dentries and directory
 	// attributes; it should match the cache's listing TTL.
 	ListTTL time.Duration
+	// WatchTTL replaces ListTTL for inbox/, unread/ and sentbox/ while the
+	// watch is up (the cache's WatchTTL): every change is pushed to the
+	// kernel then, so their attributes may be kept that long and, when it
+	// is positive, their listings are cached by the kernel too.
+	WatchTTL time.Duration
+	// PollInterval caps the kernel timeouts of messages while the watch
+	// is down: polling finds changes, but only this often.
+	PollInterval time.Duration
 	// OpTimeout bounds every hub-bound operation of one syscall.
 	OpTimeout time.Duration
 	// MaxMessageSize is the largest plaintext an outbox file may hold.
@@ -34,14 +43,27 @@ type Options struct {
 	HubAddr   string
 	MailboxID string
 
+	// Events receives one event per change, for .hubfs/events; Errors
+	// keeps failed operations for .hubfs/errors. New makes them when nil.
+	Events *events.Broker
+	Errors *events.ErrorLog
+
 	Logger *slog.Logger
 }
+
+// Sizes of the event queues and the error ring when the caller sets none.
+const (
+	DefaultEventQueue = 1024
+	DefaultErrorLog   = 100
+)
 
 // DefaultOptions are the mount's defaults (docs/semantics.md explains each).
 func DefaultOptions() Options {
 	return Options{
 		MessageTTL:     time.Hour,
 		ListTTL:        2 * time.Second,
+		WatchTTL:       time.Hour,
+		PollInterval:   30 * time.Second,
 		OpTimeout:      10 * time.Second,
 		MaxMessageSize: 1<<20 - identity.Overhead,
 	}
@@ -62,10 +84,15 @@ type Root struct {
 	log    *slog.Logger
 	notify *notifier
 	start  time.Time
+	events *events.Broker
+	errors *events.ErrorLog
 
 	// The skeleton's inodes, set in OnAdd; the notifier reaches children
 	// through them.
 	inbox, unread, sentbox, outbox, threads *fusefs.Inode
+	// The box directories' nodes, made in New so that changes can stamp
+	// their mtime before the kernel has looked at them.
+	inboxDir, unreadDir, sentboxDir *mailboxDir
 }
 
 var (
@@ -84,7 +111,16 @@ func New(mb Mailbox, self *identity.PublicKey, opts Options) *Root {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Root{mb: mb, self: self, opts: opts, log: opts.Logger, start: time.Now()}
+	if opts.Events == nil {
+		opts.Events = events.NewBroker(DefaultEventQueue)
+	}
+	if opts.Errors == nil {
+		opts.Errors = events.NewErrorLog(DefaultErrorLog)
+	}
+	r := &Root{mb: mb, self: self, opts: opts, log: opts.Logger, start: time.Now(), events: opts.Events, errors: opts.Errors}
+	r.inboxDir = &mailboxDir{root: r, box: cache.Inbox}
+	r.unreadDir = &mailboxDir{root: r, box: cache.Inbox, unreadOnly: true}
+	r.sentboxDir = &mailboxDir{root: r, box: cache.Sentbox}
 	r.notify = newNotifier(r.log)
 	mb.OnChange(r.changed)
 	return r
@@ -93,6 +129,35 @@ func New(mb Mailbox, self *identity.PublicKey, opts Options) *Root {
 // Close stops the notifier goroutine.
 func (r *Root) Close() { r.notify.close() }
 
+// CloseEvents ends every .hubfs/events reader (they read EOF), so that an
+// unmount is not held up by a `cat` waiting for mail.
+func (r *Root) CloseEvents() { r.events.Close() }
+
+// messageTTL is how long the kernel may keep a message's name and
+// attributes. While the watch is down, changes are only found by polling,
+// so the kernel is not told to trust what it has for longer than a poll.
+func (r *Root) messageTTL() time.Duration {
+	if r.mb.Mode() == cache.ModePoll && r.opts.PollInterval > 0 {
+		return min(r.opts.MessageTTL, r.opts.PollInterval)
+	}
+	return r.opts.MessageTTL
+}
+
+// boxDirTTL is how long the kernel may keep the attributes of inbox/,
+// unread/ and sentbox/.
+func (r *Root) boxDirTTL() time.Duration {
+	if r.mb.Mode() == cache.ModeWatch {
+		return r.opts.WatchTTL
+	}
+	return r.opts.ListTTL
+}
+
+// cacheBoxListings reports whether the kernel may keep the listings of
+// inbox/, unread/ and sentbox/: only while every change is pushed to it.
+func (r *Root) cacheBoxListings() bool {
+	return r.mb.Mode() == cache.ModeWatch && r.opts.WatchTTL > 0
+}
+
 // OnAdd builds the persistent skeleton.
 func (r *Root) OnAdd(ctx context.Context) {
 	dir := func(name string, node fusefs.InodeEmbedder) *fusefs.Inode {
@@ -100,9 +165,9 @@ func (r *Root) OnAdd(ctx context.Context) {
 		r.AddChild(name, ch, false)
 		return ch
 	}
-	r.inbox = dir("inbox", &mailboxDir{root: r, box: cache.Inbox})
-	r.unread = dir("unread", &mailboxDir{root: r, box: cache.Inbox, unreadOnly: true})
-	r.sentbox = dir("sentbox", &mailboxDir{root: r, box: cache.Sentbox})
+	r.inbox = dir("inbox", r.inboxDir)
+	r.unread = dir("unread", r.unreadDir)
+	r.sentbox = dir("sentbox", r.sentboxDir)
 	r.outbox = dir("outbox", &outboxDir{root: r})
 	r.threads = dir("threads", &threadsDir{root: r})
 	dir(".hubfs", &controlDir{root: r})

@@ -64,12 +64,13 @@ type config struct {
 	name     string
 	args     []string // extra mount flags
 	embedded bool     // alice's mount runs the hub; bob uses it
+	cached   bool     // listings are cached: a warm ls makes no hub call
 }
 
 var configs = []config{
-	{name: "cached"},
-	{name: "uncached", args: []string{"--list-ttl=0", "--ciphertext-cache=0", "--plaintext-cache=0", "--message-ttl=0"}},
-	{name: "embedded", embedded: true},
+	{name: "cached", cached: true},
+	{name: "uncached", args: []string{"--list-ttl=0", "--watch-ttl=0", "--ciphertext-cache=0", "--plaintext-cache=0", "--message-ttl=0"}},
+	{name: "embedded", embedded: true, cached: true},
 }
 
 // user is one identity with its own key file, and the hub it uses.

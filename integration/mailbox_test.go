@@ -44,6 +44,7 @@ func TestMailbox(t *testing.T) {
 			t.Run("OutboxWriters", func(t *testing.T) { testOutboxWriters(t, alice, am, bm) })
 			t.Run("Threads", func(t *testing.T) { testThreads(t, am) })
 			t.Run("Unsupported", func(t *testing.T) { testUnsupported(t, alice, am, bm) })
+			t.Run("Live", func(t *testing.T) { testLive(t, cfg, alice, bob, am, bm) })
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -259,4 +260,156 @@ func perfSends(t *testing.T, n int) []perfRow {
 	plainDir := t.TempDir()
 	plainTime := timed(t, fmt.Sprintf(`for i in $(seq %d); do echo "message $i" > "%s/msg$i"; done`, n, plainDir))
 	return []perfRow{{name: fmt.Sprintf("%d sends via outbox/", n), fs: fsTime, fsCalls: fsCalls, client: clientTime, clientCalls: int64(n), plain: plainTime}}
+}
+
+// TestPerfLive measures issue 6's benchmarks: the time from a send to the
+// message's appearance at the mount (median and worst of 100), and what
+// 100 warm `ls -l` of 1,000 messages cost with the watch up: hub calls, and
+// the FUSE requests that still reach hubfs (counted in the --debug request
+// log between two marker lookups). Set HUBFS_PERF=1 (bench/fs.sh does).
+func TestPerfLive(t *testing.T) {
+	if os.Getenv("HUBFS_PERF") == "" {
+		t.Skip("set HUBFS_PERF=1 to run the benchmarks (bench/fs.sh)")
+	}
+	requireFUSE(t)
+	var b strings.Builder
+
+	h := hubdtest.Start(t)
+	alice, bob := newUser(t, h, "alice"), newUser(t, h, "bob")
+	_, akey := clientFor(t, h, alice.keyFile)
+	bcl, bkey := clientFor(t, h, bob.keyFile)
+	m := mountUser(t, alice, "--debug")
+	waitFor(t, 10*time.Second, "mode watch, both boxes listed", func() bool {
+		st := statusLive(t, m)
+		return st.Mode == "watch" && st.listCalls() == 2
+	})
+
+	// Latency: send with the Go client, then stat the name until it exists.
+	const sends = 100
+	lat := make([]time.Duration, 0, sends)
+	before := statusLive(t, m).listCalls()
+	for i := range sends {
+		start := time.Now()
+		msg, err := bcl.SendMessage(context.Background(), bkey, akey.Public(), []byte(fmt.Sprintf("latency %d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := m.path("inbox", msg.ID)
+		for !exists(p) {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("message %d not at the mount after 10s", i)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	listCallsDuringSends := statusLive(t, m).listCalls() - before
+	sortDurations(lat)
+	fmt.Fprintf(&b, "| send → visible at the mount (stat), %d sends | median %s | worst %s | listing calls: %d |\n",
+		sends, dur(lat[len(lat)/2]), dur(lat[len(lat)-1]), listCallsDuringSends)
+
+	// 1,000 messages in the box, arriving by the watch.
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if _, err := bcl.SendMessage(context.Background(), bkey, akey.Public(), []byte(strings.Repeat("x", 100+i%900))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 1000 - sends {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	waitFor(t, 30*time.Second, "1,000 messages listed", func() bool { return len(ids(t, m, "inbox")) == 1000 })
+	// Warm: the kernel has the names, the attributes and the listing.
+	timed(t, `ls -l "`+m.dir+`/inbox" >/dev/null; ls -l "`+m.dir+`/inbox" >/dev/null`)
+	strace, _ := exec.Command("strace", "-f", "-c", "-e", "trace=%file,getxattr,lgetxattr,listxattr,llistxattr,getdents64", "ls", "-l", m.path("inbox")).CombinedOutput()
+	t.Logf("syscalls of one warm ls -l:\n%s", strace[max(0, strings.LastIndex(string(strace), "% time")):])
+
+	// hubd cuts a watch that falls 256 events behind (a burst of sends to
+	// a mount slowed by --debug can); the mount then polls until the watch
+	// is back. Measure with the watch up, and say whether it dropped.
+	waitFor(t, 30*time.Second, "mode watch", func() bool { return statusLive(t, m).Mode == "watch" })
+	st := statusLive(t, m)
+	t.Logf("before the loop: mode %s, watch events %d, reconnects %d", st.Mode, st.Cache.WatchEvents, st.Cache.WatchReconnects)
+	const marker = "01zzzzzzzzzzzzzzzzzzzzzzzz"
+	os.Stat(m.path("inbox", marker))
+	calls0 := hubCalls(t, m)
+	took := timed(t, `for i in $(seq 100); do ls -l "`+m.dir+`/inbox" >/dev/null; done`)
+	calls := hubCalls(t, m) - calls0
+	os.Stat(m.path("inbox", marker))
+	m.unmount(t)
+	ops := fuseOpsBetween(m.logs.String(), marker)
+
+	// The same without --debug, whose request log slows every request.
+	m2 := mountUser(t, alice)
+	waitFor(t, 10*time.Second, "mode watch, both boxes listed", func() bool {
+		st := statusLive(t, m2)
+		return st.Mode == "watch" && st.listCalls() == 2
+	})
+	timed(t, `ls -l "`+m2.dir+`/inbox" >/dev/null; ls -l "`+m2.dir+`/inbox" >/dev/null`)
+	calls1 := hubCalls(t, m2)
+	took2 := timed(t, `for i in $(seq 100); do ls -l "`+m2.dir+`/inbox" >/dev/null; done`)
+	calls2 := hubCalls(t, m2) - calls1
+	fmt.Fprintf(&b, "| 100 warm `ls -l` of 1,000 messages | %s | %s per ls | hub calls: %d |\n", dur(took2), dur(took2/100), calls2)
+	fmt.Fprintf(&b, "| the same with --debug (request log on) | %s | %s per ls | hub calls: %d |\n", dur(took), dur(took/100), calls)
+	fmt.Fprintf(&b, "| FUSE requests in those 100 `ls -l` | %s | | |\n", ops)
+	t.Logf("\n%s", b.String())
+	if out := os.Getenv("HUBFS_PERF_LIVE_OUT"); out != "" {
+		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func sortDurations(d []time.Duration) {
+	for i := 1; i < len(d); i++ {
+		for j := i; j > 0 && d[j] < d[j-1]; j-- {
+			d[j], d[j-1] = d[j-1], d[j]
+		}
+	}
+}
+
+// fuseOpsBetween counts the FUSE requests (go-fuse's "rx N: OPCODE" debug
+// lines) between the first two lookups of marker, by opcode.
+func fuseOpsBetween(log, marker string) string {
+	counts := map[string]int{}
+	in := false
+	for _, l := range strings.Split(log, "\n") {
+		i := strings.Index(l, "rx ")
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(l[i:])
+		if len(f) < 3 {
+			continue
+		}
+		op := f[2]
+		if op == "LOOKUP" && strings.Contains(l, marker) {
+			if in {
+				break
+			}
+			in = true
+			continue
+		}
+		if in {
+			counts[op]++
+		}
+	}
+	var parts []string
+	total := 0
+	for op, n := range counts {
+		parts = append(parts, fmt.Sprintf("%s %d", op, n))
+		total += n
+	}
+	sort.Strings(parts)
+	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
 }

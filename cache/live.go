@@ -1,0 +1,273 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/identity"
+)
+
+// Watcher is the part of *hub.Client that delivers a mailbox's changes as
+// they happen.
+type Watcher interface {
+	WatchInbox(ctx context.Context, mailboxID identity.ThreadID, fn func(hub.MailboxEvent)) (*hub.Watch, error)
+	WatchSentbox(ctx context.Context, mailboxID identity.ThreadID, fn func(hub.MailboxEvent)) (*hub.Watch, error)
+}
+
+var _ Watcher = (*hub.Client)(nil)
+
+// DefaultPollInterval is how often both boxes are listed while the watch is
+// down.
+const DefaultPollInterval = 30 * time.Second
+
+// Live keeps a cache in step with the hub: it watches both boxes and applies
+// every event; while either watch is down it polls, and when a watch comes
+// back it lists that box again to catch what the gap hid. Make one with
+// Follow; Close stops it.
+type Live struct {
+	c       *Cache
+	w       Watcher
+	mailbox identity.ThreadID
+	poll    time.Duration
+	cancel  context.CancelFunc
+	done    chan struct{}
+	kick    chan struct{} // wakes run: a box needs a resync, or the mode changed
+
+	mu       sync.Mutex // guards the fields below
+	watches  [2]*hub.Watch
+	up       [2]bool   // the box's stream is open and confirmed
+	resync   [2]bool   // the box's stream came back: list it again
+	lastErrs [2]string // the last error reported per box, to report a streak once
+}
+
+// Follow starts following the hub for c: it opens the inbox and sentbox
+// watches, lists both boxes (so the first ls is warm and every later event
+// has a base), and from then on applies events as they come. Changes reach
+// OnChange like any other; so do mode switches (ModeChanged) and failures
+// (LiveError). pollInterval <= 0 means DefaultPollInterval.
+func (c *Cache) Follow(ctx context.Context, w Watcher, mailboxID identity.ThreadID, pollInterval time.Duration) *Live {
+	if pollInterval <= 0 {
+		pollInterval = DefaultPollInterval
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	lv := &Live{c: c, w: w, mailbox: mailboxID, poll: pollInterval, cancel: cancel,
+		done: make(chan struct{}), kick: make(chan struct{}, 1)}
+	go lv.run(ctx)
+	return lv
+}
+
+// Close stops the watches and the poller and waits for them.
+func (lv *Live) Close() {
+	lv.cancel()
+	<-lv.done
+}
+
+func (lv *Live) run(ctx context.Context) {
+	defer close(lv.done)
+	defer func() {
+		lv.mu.Lock()
+		ws := lv.watches
+		lv.mu.Unlock()
+		for _, w := range ws {
+			if w != nil {
+				w.Close()
+			}
+		}
+	}()
+	// Watch first, then list: an event that arrives while the listing is
+	// in flight is replayed on top of it (the cache's local-change log),
+	// so nothing falls between the two.
+	for _, box := range []Box{Inbox, Sentbox} {
+		lv.startWatch(ctx, box)
+	}
+	lv.updateMode(nil)
+	for _, box := range []Box{Inbox, Sentbox} {
+		lv.refresh(ctx, box, "list")
+	}
+	ticker := time.NewTicker(lv.poll)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-lv.kick:
+			for _, box := range []Box{Inbox, Sentbox} {
+				lv.mu.Lock()
+				again := lv.resync[box]
+				lv.resync[box] = false
+				lv.mu.Unlock()
+				if again {
+					lv.refresh(ctx, box, "resync")
+				}
+			}
+		case <-ticker.C:
+			if lv.c.Mode() == ModeWatch {
+				continue
+			}
+			for _, box := range []Box{Inbox, Sentbox} {
+				lv.mu.Lock()
+				w := lv.watches[box]
+				lv.mu.Unlock()
+				if w == nil || isDone(w) {
+					// It never opened, or stopped for good: try again
+					// at the pace of the poll.
+					lv.startWatch(ctx, box)
+				}
+				lv.refresh(ctx, box, "poll")
+			}
+			lv.updateMode(nil)
+		}
+	}
+}
+
+func isDone(w *hub.Watch) bool {
+	select {
+	case <-w.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// startWatch opens box's watch. The box counts as up from before the call,
+// so that a disconnect reported while it returns is not overwritten.
+func (lv *Live) startWatch(ctx context.Context, box Box) {
+	lv.mu.Lock()
+	lv.up[box] = true
+	lv.mu.Unlock()
+	start := lv.w.WatchInbox
+	if box == Sentbox {
+		start = lv.w.WatchSentbox
+	}
+	w, err := start(ctx, lv.mailbox, func(ev hub.MailboxEvent) { lv.event(box, ev) })
+	lv.mu.Lock()
+	if err != nil {
+		lv.up[box] = false
+	} else {
+		lv.watches[box] = w
+	}
+	lv.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		lv.report(box, "watch", err)
+	}
+}
+
+// event runs on the box's watch goroutine, one event at a time. It never
+// calls the hub: a resync is handed to run.
+func (lv *Live) event(box Box, ev hub.MailboxEvent) {
+	switch ev.Type {
+	case hub.MailboxEventCreate, hub.MailboxEventSave, hub.MailboxEventDelete:
+		lv.c.Apply(box, ev)
+		if ev.Err != nil {
+			lv.report(box, "watch", ev.Err) // a record that did not decode
+		}
+	case hub.MailboxEventDisconnected, hub.MailboxEventStopped:
+		lv.mu.Lock()
+		lv.up[box] = false
+		lv.mu.Unlock()
+		lv.c.streamFailed(ev.Err)
+		lv.report(box, "watch", ev.Err)
+		lv.updateMode(ev.Err)
+	case hub.MailboxEventReconnected:
+		// Whatever happened during the gap is unknown: the listing is
+		// stale from now (a reader lists again), and run lists it even if
+		// nobody reads, so the changes reach the kernel and the events.
+		lv.c.Invalidate(box)
+		lv.c.mu.Lock()
+		lv.c.stats.WatchReconnects++
+		lv.c.stats.Online = true
+		lv.c.mu.Unlock()
+		lv.mu.Lock()
+		lv.up[box] = true
+		lv.resync[box] = true
+		lv.lastErrs[box] = ""
+		lv.mu.Unlock()
+		lv.updateMode(nil)
+		select {
+		case lv.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// updateMode is watch while both streams are up, poll otherwise.
+func (lv *Live) updateMode(why error) {
+	lv.mu.Lock()
+	m := ModePoll
+	if lv.up[Inbox] && lv.up[Sentbox] {
+		m = ModeWatch
+	}
+	lv.mu.Unlock()
+	lv.c.setMode(m, why)
+}
+
+// refresh lists box again and reports what changed.
+func (lv *Live) refresh(ctx context.Context, box Box, op string) {
+	err := lv.c.Refresh(ctx, box)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		lv.report(box, op, err)
+		return
+	}
+	lv.mu.Lock()
+	lv.lastErrs[box] = ""
+	lv.mu.Unlock()
+}
+
+// report hands a failure to OnChange, once per streak of the same error, so
+// a hub that stays down for an hour is not an error every poll.
+func (lv *Live) report(box Box, op string, err error) {
+	if err == nil {
+		err = errors.New("unknown error")
+	}
+	lv.mu.Lock()
+	same := lv.lastErrs[box] == op+": "+err.Error()
+	lv.lastErrs[box] = op + ": " + err.Error()
+	lv.mu.Unlock()
+	if !same {
+		lv.c.onChange(Change{Kind: LiveError, Box: box, Op: op, Err: err})
+	}
+}
+
+// Refresh lists box from the hub now, whatever the TTLs say, and reports
+// what changed. Concurrent calls for one box make one listing.
+func (c *Cache) Refresh(ctx context.Context, box Box) error {
+	done := make(chan struct{})
+	c.mu.Lock()
+	c.stats.Resyncs++
+	c.forcing[box] = done
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		if c.forcing[box] == done {
+			c.forcing[box] = nil
+		}
+		c.mu.Unlock()
+		close(done)
+	}()
+	_, err := c.shared(ctx, "refresh/"+box.String(), func(ctx context.Context) (any, error) {
+		return nil, c.refresh(ctx, box)
+	})
+	return err
+}
+
+// streamFailed records a broken watch stream in the figures, as a failed
+// call would be: status then says offline at once, not at the next poll.
+func (c *Cache) streamFailed(err error) {
+	if err == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if errors.Is(err, hub.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		c.stats.Online = false
+	}
+	c.stats.LastError = err.Error()
+	at := c.cfg.Now()
+	c.stats.LastErrorAt = &at
+}
