@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/hub/hubtest"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
 )
@@ -35,23 +36,8 @@ type tuser struct {
 // newUser is a real client with a token and a mailbox on the test hub.
 func newUser(t *testing.T, h *hubdtest.Hub) tuser {
 	t.Helper()
-	ctx := context.Background()
-	key, err := identity.NewPrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := hub.Dial(ctx, h.Addr, hub.WithKeyInfo(h.Key, h.Secret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	if _, err := cl.GetToken(ctx, key); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.SetupMailbox(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return tuser{key: key, cl: cl}
+	u := hubtest.NewUser(t, h)
+	return tuser{key: u.Key, cl: u.Client}
 }
 
 func (u tuser) send(t *testing.T, to tuser, body string) hub.UserMessage {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/hub/hubtest"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
 )
@@ -39,23 +40,8 @@ func requireFUSE(t *testing.T) {
 
 func dialUser(t *testing.T, h *hubdtest.Hub) (*hub.Client, *identity.PrivateKey) {
 	t.Helper()
-	ctx := context.Background()
-	key, err := identity.NewPrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := hub.Dial(ctx, h.Addr, hub.WithKeyInfo(h.Key, h.Secret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	if _, err := cl.GetToken(ctx, key); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.SetupMailbox(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return cl, key
+	u := hubtest.NewUser(t, h)
+	return u.Client, u.Key
 }
 
 // mountTest mounts a user's mailbox in a temporary directory. fs.Mount

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/hub/hubtest"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
 )
@@ -39,20 +40,8 @@ type user struct {
 
 func newUser(t testing.TB, h *hubdtest.Hub, opts ...hub.Option) user {
 	t.Helper()
-	ctx := testCtx(t)
-	key, err := identity.NewPrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, h, opts...)
-	if _, err := c.GetToken(ctx, key); err != nil {
-		t.Fatalf("get token: %v", err)
-	}
-	id, err := c.SetupMailbox(ctx)
-	if err != nil {
-		t.Fatalf("setup mailbox: %v", err)
-	}
-	return user{c: c, key: key, mailbox: id}
+	u := hubtest.NewUser(t, h, opts...)
+	return user{c: u.Client, key: u.Key, mailbox: u.Mailbox}
 }
 
 func (u user) pub() *identity.PublicKey { return u.key.Public() }

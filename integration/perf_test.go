@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/hub/hubtest"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
 )
@@ -126,18 +127,8 @@ func clientFor(t testing.TB, h *hubdtest.Hub, keyFile string) (*hub.Client, *ide
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := hub.Dial(context.Background(), h.Addr, hub.WithKeyInfo(h.Key, h.Secret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	if _, err := cl.GetToken(context.Background(), key); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.SetupMailbox(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return cl, key
+	u := hubtest.UserWithKey(t, h, key)
+	return u.Client, u.Key
 }
 
 func perfInbox(t *testing.T, n int) []perfRow {
