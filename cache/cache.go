@@ -88,6 +88,7 @@ type Cache struct {
 	boxes     [2]listing
 	forcing   [2]chan struct{} // closed when the box's forced listing (Refresh) in flight ends
 	seq       uint64           // orders local changes against refreshes in flight
+	started   uint64           // counts refreshes started, to order their results
 	threads   []Thread
 	threadsAt time.Time
 	threadsOK bool
@@ -102,6 +103,9 @@ type listing struct {
 	fetchedAt time.Time
 	byID      map[string]Entry
 	ids       []string // ascending
+	// started is the refresh that filled the listing (Cache.started when it
+	// began): the result of one that began earlier is older and is dropped.
+	started uint64
 	// local changes made since a refresh that may still be in flight; they
 	// are replayed on top of its result so it cannot undo them.
 	local []localOp
@@ -300,6 +304,8 @@ func (c *Cache) ensure(ctx context.Context, box Box) error {
 func (c *Cache) refresh(ctx context.Context, box Box) error {
 	c.mu.Lock()
 	startSeq := c.seq
+	c.started++
+	started := c.started
 	c.mu.Unlock()
 	start := c.cfg.Now()
 
@@ -326,8 +332,14 @@ func (c *Cache) refresh(ctx context.Context, box Box) error {
 		sort.Strings(ids)
 	}
 	l := &c.boxes[box]
+	if l.started > started {
+		// Two listings overlapped (a poll and an ls) and the later one
+		// has landed: ours would take back what it saw arrive.
+		c.mu.Unlock()
+		return nil
+	}
 	old, wasValid := l.byID, l.valid
-	l.byID, l.ids, l.valid, l.fetchedAt = byID, ids, true, start
+	l.byID, l.ids, l.valid, l.fetchedAt, l.started = byID, ids, true, start, started
 	var keep []localOp
 	for _, op := range l.local {
 		if op.seq > startSeq {
@@ -640,7 +652,7 @@ func (c *Cache) Threads(ctx context.Context) ([]Thread, error) {
 		for _, t := range ts {
 			out = append(out, Thread{ID: t.ID.String(), Name: t.Name, IsDB: t.IsDB, Mailbox: t.Name == hub.MailboxName})
 		}
-		slices.SortFunc(out, func(a, b Thread) int { return compareStrings(a.Name+"\x00"+a.ID, b.Name+"\x00"+b.ID) })
+		slices.SortFunc(out, compareThreads)
 		c.mu.Lock()
 		changed := c.threadsOK && !slices.Equal(c.threads, out)
 		c.threads, c.threadsAt, c.threadsOK = out, start, true
@@ -656,6 +668,11 @@ func (c *Cache) Threads(ctx context.Context) ([]Thread, error) {
 	return v.([]Thread), nil
 }
 
+// compareThreads orders threads by name, then id: how ls lists them.
+func compareThreads(a, b Thread) int {
+	return compareStrings(a.Name+"\x00"+a.ID, b.Name+"\x00"+b.ID)
+}
+
 // NewThread creates a thread DB called name.
 func (c *Cache) NewThread(ctx context.Context, name string) (Thread, error) {
 	id, err := c.hub.NewDB(ctx, name)
@@ -666,7 +683,9 @@ func (c *Cache) NewThread(ctx context.Context, name string) (Thread, error) {
 	t := Thread{ID: id.String(), Name: name, IsDB: true}
 	c.mu.Lock()
 	if c.threadsOK {
+		// In the hub's order, so the next refresh sees no change.
 		c.threads = append(c.threads, t)
+		slices.SortFunc(c.threads, compareThreads)
 	}
 	c.mu.Unlock()
 	return t, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,45 +226,98 @@ func TestLocalChangesShowAtOnce(t *testing.T) {
 	}
 }
 
-// gated is the real client with a hook: it holds a listing reply until
-// released, to order a refresh against a local change.
+// gated is the real client with a hook: it holds the first listing reply
+// until released, to order a refresh against a local change or another
+// listing. Later listings pass at once.
 type gated struct {
 	*hub.Client
-	once             sync.Once
+	held             atomic.Bool
 	fetched, release chan struct{}
+}
+
+// gatedCache is alice's cache over a gated client, with a message from bob
+// (body) in her inbox; send sends her another.
+func gatedCache(t *testing.T, body string) (c *Cache, g *gated, send func(body string) hub.UserMessage, m hub.UserMessage) {
+	t.Helper()
+	h := hubdtest.Start(t)
+	alice, bob := newUser(t, h), newUser(t, h)
+	send = func(body string) hub.UserMessage { return bob.send(t, alice, body) }
+	g = &gated{Client: alice.cl, fetched: make(chan struct{}), release: make(chan struct{})}
+	return New(g, alice.key, Config{ListTTL: time.Hour}), g, send, send(body)
+}
+
+// slowList starts a cold inbox List whose reply g holds, and returns once
+// the hub has answered it; finish lets the reply land and waits for it.
+func slowList(t *testing.T, c *Cache, g *gated) (finish func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { _, err := c.List(context.Background(), Inbox); done <- err }()
+	<-g.fetched
+	return func() {
+		t.Helper()
+		close(g.release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func (g *gated) ListInboxMessages(ctx context.Context, o hub.InboxListOptions) ([]hub.UserMessage, error) {
 	page, err := g.Client.ListInboxMessages(ctx, o)
-	if o.Seek == "" {
-		g.once.Do(func() {
-			close(g.fetched)
-			<-g.release
-		})
+	if o.Seek == "" && g.held.CompareAndSwap(false, true) {
+		close(g.fetched)
+		<-g.release
 	}
 	return page, err
 }
 
 func TestRefreshInFlightDoesNotUndoALocalDelete(t *testing.T) {
-	h := hubdtest.Start(t)
-	alice, bob := newUser(t, h), newUser(t, h)
-	m := bob.send(t, alice, "doomed")
-	g := &gated{Client: alice.cl, fetched: make(chan struct{}), release: make(chan struct{})}
-	c := New(g, alice.key, Config{ListTTL: time.Hour})
+	c, g, _, m := gatedCache(t, "doomed")
 	ctx := context.Background()
 
-	done := make(chan error, 1)
-	go func() { _, err := c.List(ctx, Inbox); done <- err }()
-	<-g.fetched // the listing holds the message
+	finish := slowList(t, c, g) // the listing holds the message
 	if err := c.Delete(ctx, Inbox, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	close(g.release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	finish()
 	if got, _ := c.List(ctx, Inbox); len(got) != 0 {
 		t.Errorf("inbox after a delete during a refresh = %+v, want empty", got)
+	}
+}
+
+// TestOverlappingRefreshesKeepTheNewest: a listing that started first but
+// lands last (an ls slower than a poll) must not take back a message the
+// other one saw arrive, nor report it deleted.
+func TestOverlappingRefreshesKeepTheNewest(t *testing.T) {
+	c, g, send, first := gatedCache(t, "first")
+	var removed []string
+	var mu sync.Mutex
+	c.OnChange(func(ch Change) {
+		if ch.Kind == Removed {
+			mu.Lock()
+			removed = append(removed, ch.ID)
+			mu.Unlock()
+		}
+	})
+	ctx := context.Background()
+
+	finish := slowList(t, c, g) // it holds only the first message
+	second := send("second")
+	if err := c.Refresh(ctx, Inbox); err != nil {
+		t.Fatal(err)
+	}
+	finish()
+	got, err := c.List(ctx, Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != first.ID || got[1].ID != second.ID {
+		t.Errorf("inbox after overlapping listings = %+v, want both messages", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(removed) != 0 {
+		t.Errorf("removed %v: a message that is there was reported deleted", removed)
 	}
 }
 
@@ -355,6 +409,34 @@ func TestThreads(t *testing.T) {
 	f.clock.Step(time.Minute)
 	if ts, _ := f.cache.Threads(ctx); len(ts) != 1 {
 		t.Errorf("Threads after DeleteThread and a refresh = %+v", ts)
+	}
+}
+
+// TestLocalThreadChangeIsNotSeenTwice: a thread made here is in the cached
+// list as the hub will list it, so the next refresh finds nothing changed
+// and the kernel keeps its thread entries.
+func TestLocalThreadChangeIsNotSeenTwice(t *testing.T) {
+	f := newFixture(t, Config{ListTTL: time.Minute})
+	ctx := context.Background()
+	if _, err := f.cache.Threads(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cache.NewThread(ctx, "archive"); err != nil { // sorts before the mailbox
+		t.Fatal(err)
+	}
+	local, _ := f.cache.Threads(ctx)
+	f.clock.Step(time.Minute)
+	fresh, err := f.cache.Threads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(local, fresh) {
+		t.Errorf("threads after a local mkdir %+v, as the hub lists them %+v", local, fresh)
+	}
+	for _, c := range f.takeChanges() {
+		if c.Kind == ThreadsChanged {
+			t.Errorf("a refresh reported the thread made here as a change")
+		}
 	}
 }
 

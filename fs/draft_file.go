@@ -27,6 +27,11 @@ type draftFile struct {
 	name    string
 	to      *identity.PublicKey
 	created time.Time
+	// opener is the process (thread group) that created the draft, 0 when
+	// unknown. A shell that redirects a group (`{ echo a; /bin/echo b; }
+	// > outbox/KEY`) lends its descriptor to children; a child's exit
+	// must not send while the shell still holds it.
+	opener uint32
 
 	mu      sync.Mutex // guards the fields below
 	pending int        // handles neither sent nor released
@@ -40,8 +45,8 @@ var (
 	_ = (fusefs.NodeOpener)((*draftFile)(nil))
 )
 
-func newDraft(r *Root, name string, to *identity.PublicKey) *draftFile {
-	return &draftFile{root: r, name: name, to: to, created: time.Now()}
+func newDraft(r *Root, name string, to *identity.PublicKey, opener uint32) *draftFile {
+	return &draftFile{root: r, name: name, to: to, created: time.Now(), opener: opener}
 }
 
 func (d *draftFile) size() int64 {
@@ -192,9 +197,11 @@ func (h *draftHandle) Flush(ctx context.Context) syscall.Errno {
 	h.mu.Unlock()
 	// A flush comes with every close of every descriptor. A shell writing
 	// in chunks through `exec 3>outbox/KEY; printf a >&3; printf b >&3`
-	// closes a dup of the file after each chunk; only the close of the
-	// calling process's last descriptor on this file sends.
-	if caller, ok := fuse.FromContext(ctx); ok && stillOpenIn(caller.Pid, h.draft.StableAttr().Ino) {
+	// closes a dup of the file after each chunk, and a child that wrote
+	// to a descriptor it inherited closes it when it exits; only a close
+	// after which neither the caller nor the opener holds a descriptor on
+	// this file sends.
+	if caller, ok := fuse.FromContext(ctx); ok && h.draft.heldElsewhere(caller.Pid) {
 		return 0
 	}
 	h.mu.Lock()
@@ -242,6 +249,36 @@ func (h *draftHandle) Release(ctx context.Context) syscall.Errno {
 	h.mu.Unlock()
 	if settle {
 		h.draft.settle()
+	}
+	return 0
+}
+
+// heldElsewhere reports whether the process closing a descriptor (pid) or
+// the one that opened the draft still holds another descriptor on it.
+func (d *draftFile) heldElsewhere(pid uint32) bool {
+	ino := d.StableAttr().Ino
+	return stillOpenIn(pid, ino) || (d.opener != 0 && d.opener != pid && stillOpenIn(d.opener, ino))
+}
+
+// tgid is the process (thread group) of the thread tid, which FUSE names
+// as a request's caller, or 0 when /proc does not say. A thread may end
+// before its process does.
+func tgid(tid uint32) uint32 {
+	if tid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+			if err != nil {
+				return 0
+			}
+			return uint32(n)
+		}
 	}
 	return 0
 }

@@ -27,3 +27,12 @@ func TestStillOpenIn(t *testing.T) {
 		t.Error("pid 0 (unknown caller) must count as the last close")
 	}
 }
+
+func TestTgid(t *testing.T) {
+	if got, want := tgid(uint32(syscall.Gettid())), uint32(os.Getpid()); got != want {
+		t.Errorf("tgid(this thread) = %d, want the process %d", got, want)
+	}
+	if got := tgid(0); got != 0 {
+		t.Errorf("tgid(0) = %d, want 0 (unknown caller)", got)
+	}
+}

@@ -18,24 +18,23 @@ import (
 var errnoRules = []struct {
 	err   error
 	errno syscall.Errno
-	code  string // the hub's status code this error stands for, if any
 }{
-	{context.Canceled, syscall.EINTR, ""},
-	{context.DeadlineExceeded, syscall.ETIMEDOUT, "DeadlineExceeded"},
-	{hub.ErrBadSignature, syscall.EBADMSG, ""},
-	{hub.ErrDecrypt, syscall.EBADMSG, ""},
-	{identity.ErrDecrypt, syscall.EBADMSG, ""},
-	{identity.ErrInvalidSignature, syscall.EBADMSG, ""},
-	{hub.ErrNoMailbox, syscall.ENXIO, "FailedPrecondition"},
-	{hub.ErrTooLarge, syscall.EFBIG, "ResourceExhausted"},
-	{hub.ErrNotFound, syscall.ENOENT, "NotFound"},
-	{hub.ErrExists, syscall.EEXIST, "AlreadyExists"},
-	{hub.ErrInvalid, syscall.EINVAL, "InvalidArgument"},
-	{identity.ErrInvalidKey, syscall.EINVAL, ""},
-	{hub.ErrPermission, syscall.EACCES, "PermissionDenied"},
-	{hub.ErrUnauthenticated, syscall.EACCES, "Unauthenticated"},
-	{hub.ErrUnavailable, syscall.EHOSTDOWN, "Unavailable"},
-	{errors.ErrUnsupported, syscall.ENOTSUP, "Unimplemented"},
+	{context.Canceled, syscall.EINTR},
+	{context.DeadlineExceeded, syscall.ETIMEDOUT},
+	{hub.ErrBadSignature, syscall.EBADMSG},
+	{hub.ErrDecrypt, syscall.EBADMSG},
+	{identity.ErrDecrypt, syscall.EBADMSG},
+	{identity.ErrInvalidSignature, syscall.EBADMSG},
+	{hub.ErrNoMailbox, syscall.ENXIO},
+	{hub.ErrTooLarge, syscall.EFBIG},
+	{hub.ErrNotFound, syscall.ENOENT},
+	{hub.ErrExists, syscall.EEXIST},
+	{hub.ErrInvalid, syscall.EINVAL},
+	{identity.ErrInvalidKey, syscall.EINVAL},
+	{hub.ErrPermission, syscall.EACCES},
+	{hub.ErrUnauthenticated, syscall.EACCES},
+	{hub.ErrUnavailable, syscall.EHOSTDOWN},
+	{errors.ErrUnsupported, syscall.ENOTSUP},
 }
 
 // toErrno maps a domain error to the errno a program sees. It is the only
@@ -49,21 +48,12 @@ func toErrno(err error) syscall.Errno {
 	if errors.As(err, &errno) {
 		return errno
 	}
-	errno, _ = classify(err)
-	return errno
-}
-
-// classify finds err's errno and the hub status code it stands for. The
-// hub client turns codes into domain errors (hub/errors.go); this reverses
-// that for .hubfs/errors. Codes with no domain meaning (Unknown, Internal)
-// are not recoverable from the error and show as "".
-func classify(err error) (syscall.Errno, string) {
 	for _, r := range errnoRules {
-		if r.err != nil && errors.Is(err, r.err) {
-			return r.errno, r.code
+		if errors.Is(err, r.err) {
+			return r.errno
 		}
 	}
-	return syscall.EIO, ""
+	return syscall.EIO
 }
 
 // fail maps err for the kernel and logs its cause once, in the log and in
@@ -84,12 +74,9 @@ func (r *Root) recordError(op, path string, err error) {
 	if err == nil {
 		return
 	}
-	errno, code := classify(err)
-	var e syscall.Errno
-	if errors.As(err, &e) {
-		errno, code = e, ""
-	}
-	r.errors.Add(events.ErrorEntry{Time: time.Now().UTC(), Op: op, Path: path, Code: code, Errno: errnoName(errno), Message: err.Error()})
+	// The code is the hub's own answer, so a user can tell "the hub said
+	// NotFound" from a check made here before any call (no code).
+	r.errors.Add(events.ErrorEntry{Time: time.Now().UTC(), Op: op, Path: path, Code: hub.Code(err), Errno: errnoName(toErrno(err)), Message: err.Error()})
 }
 
 // errnoName is the errno's C name, as a script would grep for it.

@@ -11,6 +11,8 @@ import (
 	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/events"
 	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/hub/hubtest"
+	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
 )
 
@@ -119,19 +121,32 @@ func TestRedactorHidesPayloads(t *testing.T) {
 	}
 }
 
-// TestErrorRecordCodes: .hubfs/errors names the hub status code each domain
-// error stands for, and none for local failures.
+// TestErrorRecordCodes: .hubfs/errors names the status code the hub
+// answered with, and none for failures found here before or without a call,
+// even when they map to the same errno.
 func TestErrorRecordCodes(t *testing.T) {
+	h := hubdtest.Start(t)
+	u := hubtest.NewUser(t, h)
+	ctx := context.Background()
+	stranger, err := identity.NewPrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, noMailbox := u.Client.SendMessage(ctx, u.Key, stranger.Public(), []byte("x"))
+	if _, err := u.Client.NewDB(ctx, "twice"); err != nil {
+		t.Fatal(err)
+	}
+	_, exists := u.Client.NewDB(ctx, "twice")
+	_, emptyName := u.Client.NewDB(ctx, "") // refused by the client itself
 	cases := []struct {
 		err   error
 		code  string
 		errno string
 	}{
-		{fmt.Errorf("send message: %w: mail not found", hub.ErrNoMailbox), "FailedPrecondition", "ENXIO"},
-		{fmt.Errorf("list: %w", hub.ErrUnavailable), "Unavailable", "EHOSTDOWN"},
-		{fmt.Errorf("list: %w", context.DeadlineExceeded), "DeadlineExceeded", "ETIMEDOUT"},
+		{noMailbox, "FailedPrecondition", "ENXIO"},
+		{exists, "AlreadyExists", "EEXIST"},
+		{emptyName, "", "EINVAL"},
 		{fmt.Errorf("open: %w", hub.ErrBadSignature), "", "EBADMSG"},
-		{errors.New("list: hub error (Internal): boom"), "", "EIO"},
 		{syscall.EPERM, "", "EPERM"},
 	}
 	for _, c := range cases {

@@ -48,13 +48,20 @@ func dialUser(t *testing.T, h *hubdtest.Hub) (*hub.Client, *identity.PrivateKey)
 // returns once the kernel has the mount, so there is nothing to wait for.
 func mountTest(t *testing.T, h *hubdtest.Hub, cfg cache.Config) *testMount {
 	t.Helper()
+	return mountOver(t, h, cfg, DefaultOptions().OpTimeout, func(cl *hub.Client) cache.Backend { return cl })
+}
+
+// mountOver is mountTest with the hub reached through over(client), and
+// the given --op-timeout.
+func mountOver(t *testing.T, h *hubdtest.Hub, cfg cache.Config, opTimeout time.Duration, over func(*hub.Client) cache.Backend) *testMount {
+	t.Helper()
 	requireFUSE(t)
 	cl, key := dialUser(t, h)
 	m := &testMount{dir: t.TempDir(), key: key, cl: cl}
-	m.cache = cache.New(cl, key, cfg)
+	m.cache = cache.New(over(cl), key, cfg)
 	opts := DefaultOptions()
 	opts.UID, opts.GID = uint32(os.Getuid()), uint32(os.Getgid())
-	opts.ListTTL = cfg.ListTTL
+	opts.ListTTL, opts.OpTimeout = cfg.ListTTL, opTimeout
 	m.root = New(m.cache, key.Public(), opts)
 	srv, err := Mount(m.dir, m.root, MountOptions{})
 	if err != nil {

@@ -58,7 +58,11 @@ func (d *outboxDir) Create(ctx context.Context, name string, flags, mode uint32,
 		d.root.log.Info("outbox: not a public key", "name", name, "err", err)
 		return nil, nil, 0, syscall.EINVAL
 	}
-	draft := newDraft(d.root, name, to)
+	var opener uint32
+	if caller, ok := fuse.FromContext(ctx); ok {
+		opener = tgid(caller.Pid)
+	}
+	draft := newDraft(d.root, name, to, opener)
 	ch := d.NewInode(ctx, draft, fusefs.StableAttr{Mode: syscall.S_IFREG})
 	h := draft.newHandle()
 	d.root.fileAttr(&out.Attr, 0600, 0, draft.created, draft.created)

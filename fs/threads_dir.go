@@ -103,14 +103,16 @@ func (d *threadsDir) Mkdir(ctx context.Context, name string, mode uint32, out *f
 	if !validThreadName(name) {
 		return nil, syscall.EINVAL
 	}
+	// One deadline covers the check and the change: --op-timeout bounds
+	// the request, not each call in it.
+	ctx, cancel := d.root.changeCtx(ctx)
+	defer cancel()
 	if _, errno := d.find(ctx, name); errno == 0 {
 		return nil, syscall.EEXIST
 	} else if errno != syscall.ENOENT {
 		return nil, errno
 	}
-	opCtx, cancel := d.root.changeCtx(ctx)
-	defer cancel()
-	t, err := d.root.mb.NewThread(opCtx, name)
+	t, err := d.root.mb.NewThread(ctx, name)
 	if err != nil {
 		return nil, d.root.fail("mkdir", "threads/"+name, err)
 	}
@@ -120,6 +122,8 @@ func (d *threadsDir) Mkdir(ctx context.Context, name string, mode uint32, out *f
 // Rmdir deletes the thread and everything in it, though the directory is
 // not empty (it always holds id and info.json). The mailbox thread stays.
 func (d *threadsDir) Rmdir(ctx context.Context, name string) syscall.Errno {
+	ctx, cancel := d.root.changeCtx(ctx) // one deadline, as in Mkdir
+	defer cancel()
 	t, errno := d.find(ctx, name)
 	if errno != 0 {
 		return errno
@@ -127,9 +131,7 @@ func (d *threadsDir) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if t.Mailbox {
 		return syscall.EBUSY
 	}
-	opCtx, cancel := d.root.changeCtx(ctx)
-	defer cancel()
-	if err := d.root.mb.DeleteThread(opCtx, t); err != nil {
+	if err := d.root.mb.DeleteThread(ctx, t); err != nil {
 		return d.root.fail("rmdir", "threads/"+name, err)
 	}
 	return 0

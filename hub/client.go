@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,7 +72,8 @@ func WithUserAuth(fn func(ctx context.Context) (UserAuth, error)) Option {
 	return func(c *config) { c.userAuth = fn }
 }
 
-// WithInsecure sends everything in plaintext, even to a non-loopback hub.
+// WithInsecure sends everything in plaintext, even to a non-loopback hub. It
+// cannot be combined with WithTLSConfig.
 func WithInsecure() Option { return func(c *config) { c.insecure = true } }
 
 // WithTLSConfig uses cfg for TLS, e.g. to trust a self-hosted hub's CA. It
@@ -111,6 +113,10 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	}
 	if cfg.userAuth != nil && cfg.key != "" {
 		return nil, invalidf("WithKeyInfo and WithUserAuth are exclusive")
+	}
+	if cfg.insecure && cfg.tls != nil {
+		// Plaintext would silently drop the TLS the caller set up.
+		return nil, invalidf("WithInsecure and WithTLSConfig are exclusive")
 	}
 	if cfg.key == "" && cfg.secret != "" {
 		return nil, invalidf("an API secret needs its API key")
@@ -171,6 +177,10 @@ func parseAddr(addr string) (target string, loopback bool, err error) {
 	}
 	if host == "" || strings.ContainsAny(host, "/ ") {
 		return "", false, invalidf("hub address %q: bad host", addr)
+	}
+	// gRPC would only fail on the first call, with a resolver error.
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", false, invalidf("hub address %q: bad port", addr)
 	}
 	if ip := net.ParseIP(host); ip != nil {
 		loopback = ip.IsLoopback()

@@ -2,9 +2,9 @@ package hub_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +26,9 @@ func TestDialRejects(t *testing.T) {
 		{"zero timeout", "127.0.0.1:1", []hub.Option{hub.WithTimeout(0)}},
 		{"secret without key", "127.0.0.1:1", []hub.Option{hub.WithKeyInfo("", "bsecret")}},
 		{"malformed secret", "127.0.0.1:1", []hub.Option{hub.WithKeyInfo("bkey", "not multibase!")}},
+		{"insecure and a TLS config", "hub.example:443", []hub.Option{
+			hub.WithInsecure(), hub.WithTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}),
+		}},
 		{"key info and user auth", "127.0.0.1:1", []hub.Option{
 			hub.WithKeyInfo("bkey", ""),
 			hub.WithUserAuth(func(context.Context) (hub.UserAuth, error) { return hub.UserAuth{}, nil }),
@@ -220,22 +223,18 @@ func TestCopyAuth(t *testing.T) {
 func TestSignatureRenewal(t *testing.T) {
 	h := hubdtest.Start(t)
 	ctx := testCtx(t)
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	step := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-
-	u := newUser(t, h, hub.WithClock(clock))
+	clock := newClock()
+	u := newUser(t, h, hub.WithClock(clock.Now))
 	first := u.c.SigMsg()
 	exp, err := time.Parse(time.RFC3339, first)
 	if err != nil {
 		t.Fatalf("signed date %q: %v", first, err)
 	}
-	if d := exp.Sub(clock()); d < 29*time.Minute || d > 31*time.Minute {
+	if d := exp.Sub(clock.Now()); d < 29*time.Minute || d > 31*time.Minute {
 		t.Fatalf("the signed date is %v ahead, want 30 minutes", d)
 	}
 
-	step(10 * time.Minute)
+	clock.step(10 * time.Minute)
 	if _, err := u.c.GetMailboxID(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -243,13 +242,13 @@ func TestSignatureRenewal(t *testing.T) {
 		t.Errorf("renewed with 20 minutes left: %q -> %q", first, got)
 	}
 
-	step(10 * time.Minute) // 10 minutes left: time to renew
+	clock.step(10 * time.Minute) // 10 minutes left: time to renew
 	if _, err := u.c.GetMailboxID(ctx); err != nil {
 		t.Fatalf("after renewal: %v", err)
 	}
 	second := u.c.SigMsg()
 	exp2, _ := time.Parse(time.RFC3339, second)
-	if second == first || exp2.Sub(clock()) < 29*time.Minute {
+	if second == first || exp2.Sub(clock.Now()) < 29*time.Minute {
 		t.Fatalf("not renewed with 10 minutes left: %q -> %q", first, second)
 	}
 
@@ -275,36 +274,17 @@ func TestSignatureRenewal(t *testing.T) {
 func TestUserAuth(t *testing.T) {
 	h := hubdtest.Start(t)
 	ctx := testCtx(t)
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	clock := newClock()
 	calls := 0
 	cb := func(context.Context) (hub.UserAuth, error) {
-		mu.Lock()
 		calls++
-		msg := now.Add(5 * time.Minute).UTC().Format(time.RFC3339)
-		mu.Unlock()
-		sig, err := identity.APISig(h.Secret, msg)
-		return hub.UserAuth{Key: h.Key, Sig: sig, Msg: msg}, err
+		return signedAuth(h, clock.Now().Add(5*time.Minute))
 	}
-	c, err := hub.Dial(ctx, h.Addr, hub.WithUserAuth(cb), hub.WithClock(clock))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	key, _ := identity.NewPrivateKey()
-	if _, err := c.GetToken(ctx, key); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.SetupMailbox(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := userAuthUser(t, h, cb, hub.WithClock(clock.Now))
 	if calls != 1 {
 		t.Fatalf("callback called %d times for two calls, want once", calls)
 	}
-	mu.Lock()
-	now = now.Add(4*time.Minute + 30*time.Second)
-	mu.Unlock()
+	clock.step(4*time.Minute + 30*time.Second)
 	if _, err := c.GetMailboxID(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -335,5 +315,37 @@ func TestDeadline(t *testing.T) {
 	defer cancel()
 	if _, err := u.c.ListThreads(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a past deadline: got %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// TestRetry: a read waits out a short outage by retrying, and succeeds once
+// the hub is back; SendMessage fails at once instead, since repeating a
+// send whose reply was lost could deliver it twice.
+func TestRetry(t *testing.T) {
+	h := hubdtest.Start(t)
+	ctx := testCtx(t)
+	alice, bob := newUser(t, h, hub.WithTimeout(5*time.Second)), newUser(t, h)
+
+	// outage runs call while the hub is down for 300 ms.
+	outage := func(call func() error) error {
+		h.Stop(t)
+		res := make(chan error, 1)
+		go func() { res <- call() }()
+		time.Sleep(300 * time.Millisecond)
+		h.Restart(t)
+		return <-res
+	}
+	if err := outage(func() error { _, err := alice.c.ListThreads(ctx); return err }); err != nil {
+		t.Fatalf("a read across a short outage: %v", err)
+	}
+	err := outage(func() error {
+		_, err := alice.c.SendMessage(ctx, alice.key, bob.pub(), []byte("once"))
+		return err
+	})
+	if !errors.Is(err, hub.ErrUnavailable) {
+		t.Fatalf("a send across a short outage: got %v, want ErrUnavailable", err)
+	}
+	if page, err := alice.c.ListSentboxMessages(ctx, hub.SentboxListOptions{}); err != nil || len(page) != 0 {
+		t.Fatalf("after a failed send the sentbox has %d messages (%v), want none", len(page), err)
 	}
 }

@@ -6,7 +6,8 @@
 // this package's sentinel errors (ErrNotFound, ErrUnavailable, ...), wrapped
 // with %w, so callers tell failures apart with errors.Is and never import
 // grpc. Codes without a domain meaning (Unknown, Internal, DataLoss) wrap no
-// sentinel: treat them as an I/O error.
+// sentinel: treat them as an I/O error. Code(err) names the status the hub
+// answered ("NotFound", "Unavailable", ...) for logs and error reports.
 //
 // A Client is safe for concurrent use. Every call carries a deadline (10 s by
 // default, WithTimeout). Calls that can be repeated without changing the

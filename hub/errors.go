@@ -101,12 +101,43 @@ func classify(op string, kind callKind, err error) error {
 		sentinel = errors.ErrUnsupported
 	default:
 		// Unknown, Internal, Aborted, DataLoss: no domain meaning.
-		return fmt.Errorf("%s: hub error (%s): %s", op, st.Code(), st.Message())
 	}
-	if st.Message() == "" {
-		return fmt.Errorf("%s: %w", op, sentinel)
+	return &statusError{op: op, code: st.Code(), sentinel: sentinel, msg: st.Message()}
+}
+
+// statusError is a failed call as the hub answered it. It wraps the domain
+// sentinel, which is what callers test, and keeps the gRPC code, which Code
+// reports, so that callers can show the hub's own words without importing
+// grpc.
+type statusError struct {
+	op       string
+	code     codes.Code
+	sentinel error // nil for codes without a domain meaning
+	msg      string
+}
+
+func (e *statusError) Error() string {
+	switch {
+	case e.sentinel == nil:
+		return fmt.Sprintf("%s: hub error (%s): %s", e.op, e.code, e.msg)
+	case e.msg == "":
+		return fmt.Sprintf("%s: %v", e.op, e.sentinel)
 	}
-	return fmt.Errorf("%s: %w: %s", op, sentinel, st.Message())
+	return fmt.Sprintf("%s: %v: %s", e.op, e.sentinel, e.msg)
+}
+
+func (e *statusError) Unwrap() error { return e.sentinel }
+
+// Code returns the name of the gRPC status code behind err ("NotFound",
+// "Unavailable", ...) when err is, or wraps, the failure of a call this
+// package made; "" when the hub gave no status, e.g. for a bad argument
+// caught before any call or a message that does not open.
+func Code(err error) string {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.code.String()
+	}
+	return ""
 }
 
 // retryable reports whether an unchanged repeat of the call may succeed.

@@ -47,8 +47,11 @@ func TestClassify(t *testing.T) {
 					t.Errorf("%v: errors.Is(%v) = %v", err, s, !(s == tc.want))
 				}
 			}
-			if got := err.Error(); got[:4] != "op: " {
-				t.Errorf("message %q does not name the operation", got)
+			if got := err.Error(); got != "op: "+msgOf(tc.want, tc.code) {
+				t.Errorf("message %q, want it to name the operation, the meaning and the detail", got)
+			}
+			if got := Code(fmt.Errorf("wrapped: %w", err)); got != tc.code.String() {
+				t.Errorf("Code = %q, want %q", got, tc.code.String())
 			}
 		})
 	}
@@ -58,9 +61,22 @@ func TestClassify(t *testing.T) {
 	if err := classify("op", plainCall, io.EOF); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("EOF: %v", err)
 	}
-	if err := classify("op", plainCall, context.Canceled); !errors.Is(err, context.Canceled) {
-		t.Errorf("a context error: %v", err)
+	if err := classify("op", plainCall, context.Canceled); !errors.Is(err, context.Canceled) || Code(err) != "" {
+		t.Errorf("a context error: %v, code %q", err, Code(err))
 	}
+	for _, err := range []error{nil, io.EOF, classify("op", plainCall, io.EOF), invalidf("bad"), ErrNotFound} {
+		if got := Code(err); got != "" {
+			t.Errorf("Code(%v) = %q, want \"\" for an error without a hub status", err, got)
+		}
+	}
+}
+
+// msgOf is how a classified error reads after its operation.
+func msgOf(sentinel error, code codes.Code) string {
+	if sentinel == nil {
+		return fmt.Sprintf("hub error (%s): detail", code)
+	}
+	return sentinel.Error() + ": detail"
 }
 
 func TestParseAddr(t *testing.T) {
@@ -80,6 +96,9 @@ func TestParseAddr(t *testing.T) {
 		{in: "https://api.hub.textile.io", bad: true},
 		{in: "a/b:1", bad: true},
 		{in: ":3006", bad: true},
+		{in: "hub.example:", bad: true},
+		{in: "hub.example:https", bad: true},
+		{in: "127.0.0.1:70000", bad: true},
 	} {
 		target, loopback, err := parseAddr(tc.in)
 		if tc.bad {

@@ -77,8 +77,10 @@ func (w *Watch) Err() error {
 // MailboxEventDisconnected, the watch reconnects with backoff (up to 10 s
 // apart), signing auth afresh, and fn gets MailboxEventReconnected once the
 // hub has confirmed the new stream (a hub that confirms streams lazily does
-// so with its first event). Changes in between are lost: relist the box on
-// Reconnected.
+// so with its first event). Streams the hub accepts and then refuses do not
+// count: one Disconnected covers the whole outage, and the backoff grows
+// until a stream is confirmed. Changes in between are lost: relist the box
+// on Reconnected.
 //
 // fn runs on one goroutine, one event at a time, in the hub's order; a slow
 // fn delays later events and holds the stream's flow control.
@@ -112,19 +114,19 @@ func (c *Client) watch(ctx context.Context, op string, mailboxID identity.Thread
 }
 
 // listen opens one Listen stream. The stream lives as long as ctx or until
-// stop; only opening it is bounded by the call timeout.
+// stop; only opening it is bounded by the call timeout, and that includes
+// the auth, whose callback may be a network call of its own.
 func (c *Client) listen(ctx context.Context, op string, mailboxID identity.ThreadID, box string) (listenStream, context.CancelFunc, error) {
 	sctx, stop := context.WithCancel(ctx)
-	sctx, err := c.outgoing(sctx)
-	if err != nil {
-		stop()
-		return nil, nil, fmt.Errorf("%s: %w", op, err)
-	}
 	timer := time.AfterFunc(c.cfg.timeout, stop)
-	stream, err := c.threads.Listen(sctx, &hubpb.ListenRequest{
-		DbID:    mailboxID.Bytes(),
-		Filters: []*hubpb.ListenRequest_Filter{{CollectionName: box}},
-	})
+	sctx, err := c.outgoing(sctx)
+	var stream listenStream
+	if err == nil {
+		stream, err = c.threads.Listen(sctx, &hubpb.ListenRequest{
+			DbID:    mailboxID.Bytes(),
+			Filters: []*hubpb.ListenRequest_Filter{{CollectionName: box}},
+		})
+	}
 	if !timer.Stop() {
 		// The timer canceled the stream: report that as the timeout it is,
 		// not as a cancellation.
@@ -140,7 +142,22 @@ func (c *Client) listen(ctx context.Context, op string, mailboxID identity.Threa
 func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identity.ThreadID, box string, fn func(MailboxEvent), stream listenStream, stop context.CancelFunc) {
 	defer close(w.done)
 	defer w.cancel()
-	confirmed := func() { w.readyOnce.Do(func() { close(w.ready) }) }
+	// A hub can accept a stream and refuse it on the first read (hubd does
+	// while it drains for a restart), so only a confirmed stream counts as
+	// back: until then the backoff keeps growing, and fn hears neither a
+	// second Disconnected nor a Reconnected.
+	disconnected := false // fn got Disconnected and no Reconnected since
+	attempt := 0          // reconnects since the last confirmed stream
+	confirmed := func() {
+		attempt = 0
+		// The first stream may break before its confirmation: Ready is
+		// then the first one that the hub does confirm.
+		w.readyOnce.Do(func() { close(w.ready) })
+		if disconnected {
+			disconnected = false
+			fn(MailboxEvent{Type: MailboxEventReconnected})
+		}
+	}
 	for {
 		err := receive(stream, box, fn, confirmed)
 		stop()
@@ -152,11 +169,15 @@ func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identit
 			w.stopWith(err, fn)
 			return
 		}
-		fn(MailboxEvent{Type: MailboxEventDisconnected, Err: err})
-		for attempt := 0; ; attempt++ {
+		if !disconnected {
+			disconnected = true
+			fn(MailboxEvent{Type: MailboxEventDisconnected, Err: err})
+		}
+		for {
 			if !sleep(ctx, backoffDelay(watchRetryBase, attempt, watchRetryMax)) {
 				return
 			}
+			attempt++
 			stream, stop, err = c.listen(ctx, op, mailboxID, box)
 			if err == nil {
 				break
@@ -169,7 +190,6 @@ func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identit
 				return
 			}
 		}
-		confirmed = func() { fn(MailboxEvent{Type: MailboxEventReconnected}) }
 	}
 }
 

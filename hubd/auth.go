@@ -68,12 +68,9 @@ func (s *Server) authenticate(ctx context.Context, method string) (caller, error
 	if apiKey == "" {
 		return caller{}, errNoAPIKey
 	}
-	k, err := s.store.GetKey(ctx, apiKey)
-	if errors.Is(err, ErrNotFound) || err == nil && k.Revoked {
-		return caller{}, errBadAPIKey
-	}
+	k, err := s.activeKey(ctx, apiKey)
 	if err != nil {
-		return caller{}, s.internal(ctx, "look up API key", err)
+		return caller{}, err
 	}
 	msg, sig := firstMD(md, mdSigMsg), firstMD(md, mdSig)
 	if msg == "" || sig == "" {
@@ -126,6 +123,18 @@ func (s *Server) authenticate(ctx context.Context, method string) (caller, error
 		}
 	}
 	return c, nil
+}
+
+// activeKey loads an API key that exists and is not revoked.
+func (s *Server) activeKey(ctx context.Context, apiKey string) (APIKey, error) {
+	k, err := s.store.GetKey(ctx, apiKey)
+	if errors.Is(err, ErrNotFound) || err == nil && k.Revoked {
+		return APIKey{}, errBadAPIKey
+	}
+	if err != nil {
+		return APIKey{}, s.internal(ctx, "look up API key", err)
+	}
+	return k, nil
 }
 
 func firstMD(md metadata.MD, key string) string {

@@ -22,30 +22,49 @@ type event struct {
 	instance []byte // record JSON; nil for DELETE
 }
 
-// subBuffer is how many events a listener may fall behind before it is
-// cut off. A stalled listener must not stall senders or grow memory.
-const subBuffer = 256
+// maxQueue is how many events a listener may fall behind before it is cut
+// off, and the broker's maxBytes how many bytes of them: a stalled listener
+// must neither stall senders nor pin memory. Small events (a DELETE costs
+// about 130 bytes here) hit the count first: 4096 absorbs the bursts a live
+// mount keeps up with (256 is the likely cause of a busy mount's watch cut
+// during a burst of 900 sends, docs/perf.md), and a listener further behind
+// than that is better off relisting. Large events (CREATE carries the whole body) hit the byte
+// bound first. The queue holds only what is waiting, so an idle listener
+// costs nothing. A client that is cut listens again and lists to catch up.
+const maxQueue = 4096
 
 // broker fans events out to the Listen streams of each user.
 type broker struct {
+	maxBytes int64         // per subscriber, of events waiting
+	done     chan struct{} // closed at shutdown: every stream ends
+
 	mu     sync.Mutex // guards the fields below
 	subs   map[string]map[*subscriber]struct{}
 	closed bool
-	done   chan struct{} // closed at shutdown: every stream ends
 }
 
 type subscriber struct {
-	ch      chan event
-	dropped chan struct{} // closed when the buffer overflowed
+	accept  func(event) bool // the stream's filters, applied before queueing
+	ready   chan struct{}    // holds a token while events are waiting
+	dropped chan struct{}    // closed when the queue overflowed
+
+	mu     sync.Mutex // guards the fields below
+	queue  []event
+	queued int64 // bytes of queue
 }
 
-func newBroker() *broker {
-	return &broker{subs: make(map[string]map[*subscriber]struct{}), done: make(chan struct{})}
+func newBroker(maxBytes int) *broker {
+	return &broker{maxBytes: int64(maxBytes), subs: make(map[string]map[*subscriber]struct{}), done: make(chan struct{})}
 }
 
-// subscribe registers a listener for owner's events; call cancel when done.
-func (b *broker) subscribe(owner string) (sub *subscriber, cancel func()) {
-	sub = &subscriber{ch: make(chan event, subBuffer), dropped: make(chan struct{})}
+// size is what an event costs a subscriber's queue: its record and a
+// little for the rest.
+func (e event) size() int64 { return int64(len(e.instance)) + 128 }
+
+// subscribe registers a listener for owner's events that accept takes;
+// call cancel when done.
+func (b *broker) subscribe(owner string, accept func(event) bool) (sub *subscriber, cancel func()) {
+	sub = &subscriber{accept: accept, ready: make(chan struct{}, 1), dropped: make(chan struct{})}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.subs[owner] == nil {
@@ -68,18 +87,57 @@ func (b *broker) removeLocked(owner string, sub *subscriber) {
 	}
 }
 
-// publish never blocks: a listener whose buffer is full is dropped and told
+// publish never blocks: a listener whose queue is full is dropped and told
 // so, and can reconnect and list to catch up.
 func (b *broker) publish(e event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for sub := range b.subs[e.owner] {
-		select {
-		case sub.ch <- e:
-		default:
+		if !sub.accept(e) {
+			continue
+		}
+		if !sub.push(e, b.maxBytes) {
 			b.removeLocked(e.owner, sub)
 			close(sub.dropped)
 		}
+	}
+}
+
+// push queues e unless that would pass maxQueue events or maxBytes.
+func (sub *subscriber) push(e event, maxBytes int64) bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if len(sub.queue) >= maxQueue || sub.queued+e.size() > maxBytes {
+		return false
+	}
+	sub.queue = append(sub.queue, e)
+	sub.queued += e.size()
+	sub.signalLocked()
+	return true
+}
+
+// next takes the oldest waiting event, once ready has signalled; it
+// signals again while more are waiting.
+func (sub *subscriber) next() (event, bool) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if len(sub.queue) == 0 {
+		return event{}, false
+	}
+	e := sub.queue[0]
+	sub.queue[0] = event{} // the array outlives the slice: drop the record
+	sub.queue = sub.queue[1:]
+	sub.queued -= e.size()
+	if len(sub.queue) > 0 {
+		sub.signalLocked()
+	}
+	return e, true
+}
+
+func (sub *subscriber) signalLocked() {
+	select {
+	case sub.ready <- struct{}{}:
+	default: // a token is already there
 	}
 }
 

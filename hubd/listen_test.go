@@ -3,12 +3,16 @@ package hubd_test
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 
 	hubpb "github.com/hubfs/hubfs/hub/pb"
+	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
 )
@@ -142,6 +146,7 @@ func TestListenErrors(t *testing.T) {
 		{"bad db id", &hubpb.ListenRequest{DbID: []byte{1, 2, 3}}, codes.InvalidArgument},
 		{"unknown db", &hubpb.ListenRequest{DbID: identity.NewThreadID().Bytes()}, codes.NotFound},
 		{"unknown collection", &hubpb.ListenRequest{DbID: mb.Id, Filters: []*hubpb.ListenRequest_Filter{{CollectionName: "outbox"}}}, codes.NotFound},
+		{"too many filters", &hubpb.ListenRequest{DbID: mb.Id, Filters: make([]*hubpb.ListenRequest_Filter, 65)}, codes.InvalidArgument},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,5 +180,101 @@ func TestListenEndsAtShutdown(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop did not return with a Listen stream open")
+	}
+}
+
+// TestListenEndsOnRevoke: a Listen stream opened with an API key ends once
+// the key is revoked, like every call made with it after that.
+func TestListenEndsOnRevoke(t *testing.T) {
+	h := hubdtest.Start(t, func(c *hubd.Config) { c.KeyRecheck = 20 * time.Millisecond })
+	conn := dial(t, h)
+	u := mailboxUser(t, h, conn)
+	st := listen(t, u)
+	if err := hubd.RevokeKey(h.DataDir, h.Key); err != nil {
+		t.Fatal(err)
+	}
+	_, err := st.Recv() // the stream's 30 s context fails the test if never ended
+	wantCode(t, err, codes.NotFound, "API key not found or is invalid")
+}
+
+// windowedInboxListener is a user listening to its inbox on a connection of
+// its own whose flow-control windows stay at 64 KiB: grpc would otherwise
+// grow them and take in megabytes the test is not reading yet.
+func windowedInboxListener(t testing.TB, h *hubdtest.Hub) (*user, hubpb.API_ListenClient) {
+	t.Helper()
+	conn, err := grpc.NewClient(h.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	u := mailboxUser(t, h, conn)
+	return u, listen(t, u, &hubpb.ListenRequest_Filter{CollectionName: "inbox"})
+}
+
+// TestListenSlowConsumerCut: a listener that stops reading is cut with
+// ResourceExhausted once the events waiting for it pass the byte bound (16
+// largest events), well before subBuffer events of a megabyte each could
+// pile up in the server.
+func TestListenSlowConsumerCut(t *testing.T) {
+	const limit = 4 << 10
+	h := hubdtest.Start(t, hubdtest.WithMaxMessageSize(limit))
+	alice := mailboxUser(t, h, dial(t, h))
+	bob, st := windowedInboxListener(t, h)
+
+	// 100 events of about 6 KiB: far past the windows (128 KiB) and the
+	// bound (about 100 KiB), far short of subBuffer events.
+	const n = 100
+	req := sendReq(t, alice, bob.id, make([]byte, limit-identity.Overhead))
+	for range n {
+		if _, err := alice.users.SendMessage(alice.ctx(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if _, err := st.Recv(); err != nil {
+			wantCode(t, err, codes.ResourceExhausted, "")
+			t.Logf("cut after %d events", i)
+			return
+		}
+	}
+	t.Fatalf("a listener that read nothing while %d events of %d bytes were sent was not cut", n, limit)
+}
+
+// TestListenBurstNotCut: a burst of hundreds of small events that a
+// listener is momentarily not reading is queued, not a reason to cut it
+// (a 256-event bound cut a busy mount's watch, docs/perf.md).
+func TestListenBurstNotCut(t *testing.T) {
+	h := hubdtest.Start(t)
+	alice := mailboxUser(t, h, dial(t, h))
+	bob, st := windowedInboxListener(t, h)
+
+	// About 3 KiB each: the windows (128 KiB) take some 60, so over 300
+	// wait in the hub, about 1 MiB, far under its byte bound.
+	const n, workers = 400, 8
+	req := sendReq(t, alice, bob.id, make([]byte, 2<<10))
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range n / workers {
+				if _, err := alice.users.SendMessage(alice.ctx(), req); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := st.Recv(); err != nil {
+			t.Fatalf("listener cut after %d of %d events: %v", i, n, err)
+		}
 	}
 }

@@ -45,6 +45,15 @@ func TestPageQuery(t *testing.T) {
 	}
 }
 
+// TestPageQueryLongSeek: a seek of megabytes is refused without being
+// echoed into the status, which travels as a trailer.
+func TestPageQueryLongSeek(t *testing.T) {
+	_, err := pageQuery(Inbox, "owner", strings.Repeat("0", 1<<20), 5, false)
+	if st := status.Convert(err); st.Code() != codes.InvalidArgument || len(st.Message()) > 100 {
+		t.Fatalf("pageQuery(1 MiB seek) = %v %d-byte message", st.Code(), len(st.Message()))
+	}
+}
+
 func TestMatches(t *testing.T) {
 	in := event{box: Inbox, id: "a", action: hubpb.ListenReply_CREATE}
 	save := event{box: Inbox, id: "a", action: hubpb.ListenReply_SAVE}

@@ -1,13 +1,18 @@
 package hubd_test
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/hub/hubtest"
 	hubpb "github.com/hubfs/hubfs/hub/pb"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
+	"github.com/hubfs/hubfs/identity"
 )
 
 func ids(ms []*hubpb.Message) []string {
@@ -120,3 +125,41 @@ func TestPaging(t *testing.T) {
 }
 
 func head(s []string) []string { return s[:min(len(s), 3)] }
+
+// TestPageTooLarge: a page whose messages add up to more than the hub's
+// reply limit (64 largest messages) is refused with ResourceExhausted, not
+// built in memory and not cut short (a short page ends a client's walk);
+// the Go client halves its page and still walks the whole box.
+func TestPageTooLarge(t *testing.T) {
+	const limit = 4 << 10 // a page may hold 256 KiB: about 60 of these
+	h := hubdtest.Start(t, hubdtest.WithMaxMessageSize(limit))
+	alice, bob := hubtest.NewUser(t, h), hubtest.NewUser(t, h)
+	body, err := bob.Key.Public().Encrypt(make([]byte, limit-identity.Overhead))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := alice.Key.Sign(body)
+	const n = 100
+	if _, err := hubd.SeedMessages(h.Server, alice.Key.Public().String(), bob.Key.Public().String(), n, body, sig); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	_, err = bob.Client.ListInboxMessages(ctx, hub.InboxListOptions{Limit: n})
+	if !errors.Is(err, hub.ErrTooLarge) {
+		t.Fatalf("a page of %d messages of %d bytes: %v, want ErrTooLarge (ResourceExhausted)", n, limit, err)
+	}
+	if page, err := bob.Client.ListInboxMessages(ctx, hub.InboxListOptions{Limit: n / 2}); err != nil || len(page) != n/2 {
+		t.Fatalf("a page of %d: %d messages, %v", n/2, len(page), err)
+	}
+	got := 0
+	for _, err := range bob.Client.InboxMessages(ctx, hub.InboxListOptions{}) {
+		if err != nil {
+			t.Fatalf("walk after %d messages: %v", got, err)
+		}
+		got++
+	}
+	if got != n {
+		t.Fatalf("walk yielded %d messages, want %d", got, n)
+	}
+}

@@ -31,6 +31,13 @@ import (
 const (
 	DefaultListen         = "127.0.0.1:3006"
 	DefaultMaxMessageSize = 1 << 20
+	// MaxMaxMessageSize is the largest MaxMessageSize: grpc's receive
+	// limit (8x it, see maxRecv) must stay within the uint32 a gRPC frame
+	// length holds, and SQLite refuses blobs of a gigabyte.
+	MaxMaxMessageSize = 128 << 20
+	// DefaultKeyRecheck is how often an open Listen stream checks that its
+	// API key is still valid, so that revoking a key ends its streams too.
+	DefaultKeyRecheck = 30 * time.Second
 	// DefaultChallengeTimeout is how long GetToken waits for the signed
 	// challenge, as go-threads does.
 	DefaultChallengeTimeout = time.Minute
@@ -48,6 +55,9 @@ type Config struct {
 
 	// ChallengeTimeout bounds the GetToken exchange; 0 = one minute.
 	ChallengeTimeout time.Duration
+	// KeyRecheck is how often an open Listen stream rechecks its API key;
+	// 0 = DefaultKeyRecheck.
+	KeyRecheck time.Duration
 }
 
 // Server is a running hub. New binds the address; Serve serves until
@@ -93,11 +103,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxMessageSize == 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
 	}
-	if cfg.MaxMessageSize < 0 {
-		return nil, fmt.Errorf("max message size must be positive, got %d", cfg.MaxMessageSize)
+	if cfg.MaxMessageSize < 0 || cfg.MaxMessageSize > MaxMaxMessageSize {
+		return nil, fmt.Errorf("max message size must be between 1 and %d bytes, got %d", MaxMaxMessageSize, cfg.MaxMessageSize)
 	}
 	if cfg.ChallengeTimeout <= 0 {
 		cfg.ChallengeTimeout = DefaultChallengeTimeout
+	}
+	if cfg.KeyRecheck <= 0 {
+		cfg.KeyRecheck = DefaultKeyRecheck
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -154,7 +167,6 @@ func New(cfg Config) (*Server, error) {
 		store:    store,
 		hostKey:  hostKey,
 		hostPub:  hostKey.Public().String(),
-		events:   newBroker(),
 		ids:      newIDSource(),
 		inflight: newInflight(),
 		ln:       ln,
@@ -163,6 +175,7 @@ func New(cfg Config) (*Server, error) {
 		serveErr: make(chan error, 4),
 	}
 	s.tokens = newTokenIssuer(hostKey)
+	s.events = newBroker(s.listenerBytes())
 	s.mux = newConnMux(ln, tlsConfig, logger)
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(s.maxRecv()),
@@ -193,6 +206,25 @@ func (s *Server) maxRecv() int {
 // maxRecv: requests between the two get grpc's ResourceExhausted instead.
 func (s *Server) wsReadLimit() int64 {
 	return 2 * int64(s.maxRecv())
+}
+
+// pageBytes bounds one list reply. It is 64 largest messages, capped at
+// 64 MiB (the Go client's receive limit, so at the default 1 MiB limit both
+// agree), and always room for one: a limit of 1 must always work. Over it a
+// list fails with ResourceExhausted instead of building a reply of
+// gigabytes (10,000 messages of 1 MiB); it cannot return a shorter page,
+// since clients take a short page for the end of the box. The Go client
+// halves its page on ResourceExhausted.
+func (s *Server) pageBytes() int {
+	return max(min(64*s.cfg.MaxMessageSize, 64<<20), s.cfg.MaxMessageSize+64<<10)
+}
+
+// listenerBytes bounds the events one Listen stream may have waiting, so a
+// stalled listener pins at most 16 largest events (about 21 MiB at the 1
+// MiB default: an event carries the body base64-encoded, 4/3 of its size)
+// rather than maxQueue of them (5 GiB).
+func (s *Server) listenerBytes() int {
+	return 16 * (s.cfg.MaxMessageSize*4/3 + 1<<10)
 }
 
 // Addr is the bound host:port, useful with port 0.

@@ -178,6 +178,15 @@ func TestNewErrors(t *testing.T) {
 		}
 		s.Shutdown(context.Background())
 	})
+	t.Run("max message size out of range", func(t *testing.T) {
+		// 8x the limit is grpc's receive limit, a uint32 on the wire.
+		for _, n := range []int{-1, hubd.MaxMaxMessageSize + 1, 1 << 40} {
+			_, err := hubd.New(hubd.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MaxMessageSize: n})
+			if err == nil || !strings.Contains(err.Error(), "max message size") {
+				t.Errorf("New with a max message size of %d: %v", n, err)
+			}
+		}
+	})
 	t.Run("half TLS", func(t *testing.T) {
 		_, err := hubd.New(hubd.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), TLSCertFile: "x"})
 		if err == nil {

@@ -369,10 +369,14 @@ func (s *sqliteStore) ListMessages(ctx context.Context, q Query) ([]Message, err
 	}
 	defer rows.Close()
 	msgs := make([]Message, 0, min(q.Limit, 128))
+	size := 0
 	for rows.Next() {
 		m, err := scanMessage(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list messages: %w", err)
+		}
+		if size += pageSize(m); q.MaxBytes > 0 && size > q.MaxBytes {
+			return nil, ErrTooLarge
 		}
 		msgs = append(msgs, m)
 	}

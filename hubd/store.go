@@ -47,6 +47,8 @@ var (
 	ErrNotFound  = errors.New("not found")
 	ErrNameTaken = errors.New("thread name is taken")
 	ErrIDTaken   = errors.New("thread id is taken")
+	// ErrTooLarge: a page would hold more than Query.MaxBytes.
+	ErrTooLarge = errors.New("page is too large")
 )
 
 // Box is a mailbox collection. The numbers are stored: never renumber.
@@ -97,6 +99,20 @@ type Query struct {
 	Limit     int
 	Ascending bool
 	Read      *bool // nil = all, else read_at > 0 == *Read
+	// MaxBytes bounds the page's size (bodies, signatures, strings and
+	// pageRowOverhead per message): the store stops reading with
+	// ErrTooLarge once past it, so a page of 10,000 large messages never
+	// sits in memory. 0 = no bound.
+	MaxBytes int
+}
+
+// pageRowOverhead is a message's protobuf framing beyond its bytes and
+// strings: tags, lengths and the two varint times, rounded up.
+const pageRowOverhead = 32
+
+// pageSize is what a message adds to a page.
+func pageSize(m Message) int {
+	return len(m.Body) + len(m.Signature) + len(m.ID) + len(m.From) + len(m.To) + pageRowOverhead
 }
 
 // Usage is what the store knows about one user's footprint.

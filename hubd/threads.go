@@ -21,6 +21,9 @@ const mdThreadName = "x-textile-thread-name"
 // a name is a label, not a payload.
 const maxThreadName = 256
 
+// maxFilters bounds a Listen request's filters; clients send one.
+const maxFilters = 64
+
 // threadsService is the part of threads.pb.API that Users clients call.
 type threadsService struct {
 	hubpb.UnimplementedAPIServer
@@ -173,6 +176,11 @@ func (th *threadsService) Listen(req *hubpb.ListenRequest, stream hubpb.API_List
 		return err
 	}
 	filters := req.GetFilters()
+	// Filters run for each event as it is published, under the write
+	// lock: a request may not make every send slow.
+	if len(filters) > maxFilters {
+		return status.Errorf(codes.InvalidArgument, "%d filters, the limit is %d", len(filters), maxFilters)
+	}
 	for _, f := range filters {
 		switch f.GetCollectionName() {
 		case "", Inbox.String(), Sentbox.String():
@@ -183,18 +191,23 @@ func (th *threadsService) Listen(req *hubpb.ListenRequest, stream hubpb.API_List
 			return status.Errorf(codes.InvalidArgument, "invalid filter action %v", a)
 		}
 	}
-	sub, cancel := th.s.events.subscribe(c.id)
+	isMailbox := t.Name == MailboxName
+	sub, cancel := th.s.events.subscribe(c.id, func(e event) bool { return isMailbox && matches(filters, e) })
 	defer cancel()
 	// Send the headers now, so a client knows it is subscribed before the
 	// first event: without this a grpc-web client sees nothing until then.
 	if err := stream.SendHeader(metadata.MD{}); err != nil {
 		return err
 	}
-	isMailbox := t.Name == MailboxName
+	// The stream outlives the call's auth: recheck the key now and then,
+	// so that revoking it ends the streams it opened.
+	recheck := time.NewTicker(th.s.cfg.KeyRecheck)
+	defer recheck.Stop()
 	for {
 		select {
-		case e := <-sub.ch:
-			if !isMailbox || !matches(filters, e) {
+		case <-sub.ready:
+			e, ok := sub.next()
+			if !ok {
 				continue
 			}
 			if err := stream.Send(&hubpb.ListenReply{
@@ -206,7 +219,11 @@ func (th *threadsService) Listen(req *hubpb.ListenRequest, stream hubpb.API_List
 				return err
 			}
 		case <-sub.dropped:
-			return status.Errorf(codes.ResourceExhausted, "listener fell more than %d events behind and was dropped: listen again and list to catch up", subBuffer)
+			return status.Errorf(codes.ResourceExhausted, "listener fell more than %d events or %d bytes behind and was dropped: listen again and list to catch up", maxQueue, th.s.events.maxBytes)
+		case <-recheck.C:
+			if _, err := th.s.activeKey(ctx, c.apiKey); err != nil {
+				return err
+			}
 		case <-th.s.events.done:
 			return errShuttingDown
 		case <-ctx.Done():

@@ -159,7 +159,11 @@ func pageQuery(box Box, owner, seek string, limit int64, ascending bool) (Query,
 	}
 	limit = min(limit, maxLimit)
 	seek = strings.ToLower(seek) // ids are stored lower-case; a ULID's case carries no meaning
-	if len(seek) > 26 || strings.Trim(seek, "0123456789abcdefghjkmnpqrstvwxyz") != "" {
+	if len(seek) > 26 {
+		// Not echoed: it may be megabytes, and the status is a trailer.
+		return Query{}, status.Errorf(codes.InvalidArgument, "seek is %d characters, longer than a message id", len(seek))
+	}
+	if strings.Trim(seek, "0123456789abcdefghjkmnpqrstvwxyz") != "" {
 		return Query{}, status.Errorf(codes.InvalidArgument, "seek %q is not a message id", seek)
 	}
 	return Query{Box: box, Owner: owner, Seek: seek, Limit: int(limit), Ascending: ascending}, nil
@@ -173,7 +177,12 @@ func (u *usersService) list(ctx context.Context, q Query) ([]*hubpb.Message, err
 	if err := u.hasMailbox(ctx, q.Owner); err != nil {
 		return nil, err
 	}
+	q.MaxBytes = u.s.pageBytes()
 	msgs, err := u.s.store.ListMessages(ctx, q)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, status.Errorf(codes.ResourceExhausted,
+			"a page of up to %d messages is over this hub's limit of %d bytes per reply: ask for fewer", q.Limit, q.MaxBytes)
+	}
 	if err != nil {
 		return nil, u.s.internal(ctx, "list messages", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -151,4 +152,47 @@ func slicesWithout(env []string, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// TestAllowOther: other users cannot even stat the mount by default; with
+// --allow-other they reach it, and the kernel holds them to the modes shown
+// (0700 directories of the mounting user), so they still cannot list it.
+func TestAllowOther(t *testing.T) {
+	requireFUSE(t)
+	setpriv, err := exec.LookPath("setpriv")
+	if os.Geteuid() != 0 || err != nil {
+		t.Skip("needs root and setpriv to act as another user")
+	}
+	h := hubdtest.Start(t)
+	alice := newUser(t, h, "alice")
+	asNobody := func(args ...string) error {
+		return exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups"}, args...)...).Run()
+	}
+	reachable := func(t *testing.T) string {
+		dir := t.TempDir()
+		// Let anyone walk down to the mount point: only the mount decides.
+		for _, d := range []string{filepath.Dir(dir), dir} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+
+	m := mountAt(t, alice, reachable(t))
+	if err := asNobody("stat", m.dir); err == nil {
+		t.Errorf("another user could stat a mount made without --allow-other")
+	}
+	m.unmount(t)
+
+	m = mountAt(t, alice, reachable(t), "--allow-other")
+	if err := asNobody("stat", m.dir); err != nil {
+		t.Errorf("another user cannot stat a mount made with --allow-other: %v", err)
+	}
+	if err := asNobody("ls", m.path("inbox")); err == nil {
+		t.Errorf("another user listed a 0700 inbox under --allow-other")
+	}
+	if _, err := os.ReadDir(m.path("inbox")); err != nil {
+		t.Errorf("the mounting user under --allow-other: %v", err)
+	}
 }

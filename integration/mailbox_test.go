@@ -188,6 +188,8 @@ exec 3>`+to+`
 printf 'chunk one, ' >&3
 printf 'chunk two\n' >&3
 exec 3>&-
+# a group redirect: the external /bin/echo exits holding the shell's descriptor
+{ echo "group one"; /bin/echo "group two"; echo "group three"; } > `+to+`
 # three writers to one recipient at once: three messages
 for i in 1 2 3; do (echo "parallel $i" > `+to+`) & done
 wait
@@ -209,7 +211,7 @@ wait
 			t.Errorf("close of one of two opens of one name: %v", err)
 		}
 	}
-	want := []string{"via echo", "via printf", "via heredoc", "via cp", "via tee", "chunk one, chunk two", "parallel 1", "parallel 2", "parallel 3", "same process A", "same process B"}
+	want := []string{"via echo", "via printf", "via heredoc", "via cp", "via tee", "chunk one, chunk two", "group one\ngroup two\ngroup three", "parallel 1", "parallel 2", "parallel 3", "same process A", "same process B"}
 	if got := len(ids(t, bm, "sentbox")) - sentBefore; got != len(want) {
 		t.Errorf("bob's sentbox grew by %d, want %d", got, len(want))
 	}

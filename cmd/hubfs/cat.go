@@ -22,10 +22,7 @@ func catCommand() *cli.Command {
 			&cli.BoolFlag{Name: "keep-unread", Usage: "do not mark the message read"},
 		),
 		Action: func(c *cli.Context) error {
-			args, err := positional(c)
-			if err != nil {
-				return err
-			}
+			args := c.Args().Slice()
 			if len(args) != 1 {
 				return usagef("cat takes one message ID")
 			}

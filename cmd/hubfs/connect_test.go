@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -73,7 +74,7 @@ func runApp(argv []string, stdin string) (stdout, stderr string, err error) {
 	var out, errOut strings.Builder
 	app := newApp()
 	app.Writer, app.ErrWriter, app.Reader = &out, &errOut, strings.NewReader(stdin)
-	err = app.Run(argv)
+	err = run(context.Background(), app, argv)
 	return out.String(), errOut.String(), err
 }
 

@@ -24,10 +24,7 @@ func lsCommand() *cli.Command {
 			&cli.BoolFlag{Name: "unread", Usage: "inbox only: just the messages not yet read"},
 		),
 		Action: func(c *cli.Context) error {
-			args, err := positional(c)
-			if err != nil {
-				return err
-			}
+			args := c.Args().Slice()
 			if len(args) != 1 {
 				return usagef("ls takes one box, inbox or sentbox")
 			}

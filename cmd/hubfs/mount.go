@@ -142,7 +142,9 @@ func mountAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("daemon") {
+	// Someone waits on HUBFS_READY_FD (a --daemon parent, a test): serve
+	// here and report, never start another background mount.
+	if c.Bool("daemon") && os.Getenv(readyFDEnv) == "" {
 		return daemonize(c, s.dir)
 	}
 	ready := readyReporter()
@@ -420,6 +422,25 @@ func (r *readiness) send(line string) {
 	r.f = nil
 }
 
+// childArgs are the arguments of the background mount: the command's own
+// without --daemon, in every spelling the flag parser takes (-d, -daemon,
+// --daemon=1, ...). A child that still saw it would start another child,
+// and so on without end.
+func childArgs(args []string) []string {
+	var out []string
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && (name == "d" || name == "daemon") {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 // daemonize starts this command again in the background, without --daemon,
 // and returns once it reports the mount ready (or why it failed).
 func daemonize(c *cli.Context, dir string) error {
@@ -427,13 +448,7 @@ func daemonize(c *cli.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	var args []string
-	for _, a := range os.Args[1:] {
-		if a == "--daemon" || a == "-daemon" || a == "-d" || a == "--daemon=true" {
-			continue
-		}
-		args = append(args, a)
-	}
+	args := childArgs(os.Args[1:])
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return err

@@ -16,10 +16,7 @@ func rmCommand() *cli.Command {
 			"Example:\n   hubfs rm inbox 01j9zq3k8m5v7w2x4y6z8a0b1c\n   hubfs ls sentbox | cut -f1 | xargs hubfs rm sentbox",
 		Flags: connectionFlags(),
 		Action: func(c *cli.Context) error {
-			args, err := positional(c)
-			if err != nil {
-				return err
-			}
+			args := c.Args().Slice()
 			if len(args) < 2 {
 				return usagef("rm takes a box (inbox or sentbox) and at least one message ID")
 			}

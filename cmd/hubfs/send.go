@@ -26,10 +26,7 @@ func sendCommand() *cli.Command {
 			&cli.StringFlag{Name: "to", Usage: "recipient's public `KEY`"},
 		),
 		Action: func(c *cli.Context) error {
-			args, err := positional(c)
-			if err != nil {
-				return err
-			}
+			args := c.Args().Slice()
 			if len(args) > 1 {
 				return usagef("send takes one FILE (or - for stdin), got %d arguments", len(args))
 			}

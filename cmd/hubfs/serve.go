@@ -49,7 +49,7 @@ func serveCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: hubd.DefaultListen, Usage: "`ADDR` to serve on (host:port; port 0 picks one)", EnvVars: []string{"HUBFS_LISTEN"}},
 			dataFlag(),
-			&cli.IntFlag{Name: "max-message-size", Value: hubd.DefaultMaxMessageSize, Usage: "largest message body accepted, in `BYTES` of ciphertext per copy"},
+			&cli.IntFlag{Name: "max-message-size", Value: hubd.DefaultMaxMessageSize, Usage: "largest message body accepted, in `BYTES` of ciphertext per copy (at most 128 MiB)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve TLS with this certificate `FILE` (PEM; needs --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "private key `FILE` of --tls-cert (PEM)"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow plaintext on an address other machines can reach"},
@@ -66,8 +66,8 @@ func runServe(c *cli.Context) error {
 	if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
 		return usagef("--tls-cert and --tls-key go together")
 	}
-	if n := c.Int("max-message-size"); n <= 0 {
-		return usagef("--max-message-size must be a positive number of bytes, got %d", n)
+	if n := c.Int("max-message-size"); n <= 0 || n > hubd.MaxMaxMessageSize {
+		return usagef("--max-message-size must be between 1 and %d bytes, got %d", hubd.MaxMaxMessageSize, n)
 	}
 	dir, err := dataDir(c)
 	if err != nil {

@@ -159,6 +159,8 @@ func TestServeErrors(t *testing.T) {
 	wantUsage(t, err, "--tls-cert without --tls-key")
 	_, _, err = runCLI(t, "serve", "--max-message-size", "0", "--data", t.TempDir())
 	wantUsage(t, err, "--max-message-size 0")
+	_, _, err = runCLI(t, "serve", "--max-message-size", "1099511627776", "--data", t.TempDir())
+	wantUsage(t, err, "--max-message-size 1 TiB")
 	_, _, err = runCLI(t, "serve", "extra")
 	wantUsage(t, err, "serve with an argument")
 
