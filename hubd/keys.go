@@ -88,6 +88,22 @@ func openDataDir(ctx context.Context, dir string) (*sqliteStore, error) {
 	return openSQLite(ctx, dir)
 }
 
+// openExistingDataDir opens the store of a data directory that must exist
+// already: listing or revoking keys in a mistyped directory should say so,
+// not create an empty hub there.
+func openExistingDataDir(ctx context.Context, dir string) (*sqliteStore, error) {
+	if dir == "" {
+		return nil, errors.New("no data directory given")
+	}
+	if _, err := os.Stat(filepath.Join(dir, dbFile)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no hub data in %s (check --data; `hubfs keys create --data %s` starts one): %w", dir, dir, os.ErrNotExist)
+		}
+		return nil, fmt.Errorf("data directory %s: %w", dir, unwrapPath(err))
+	}
+	return openDataDir(ctx, dir)
+}
+
 // CreateKey makes a new API key and secret in the store of dataDir. It works
 // whether or not a server is running on the directory: the store is SQLite
 // in WAL mode and the server reads keys per request.
@@ -129,10 +145,11 @@ func newAPIKey() (APIKey, error) {
 }
 
 // ListKeys returns every key of dataDir, revoked ones included, oldest
-// first.
+// first. A directory without a hub store is an error wrapping
+// os.ErrNotExist.
 func ListKeys(dataDir string) ([]APIKey, error) {
 	ctx := context.Background()
-	s, err := openDataDir(ctx, dataDir)
+	s, err := openExistingDataDir(ctx, dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +162,7 @@ func ListKeys(dataDir string) ([]APIKey, error) {
 // key does not exist.
 func RevokeKey(dataDir, key string) error {
 	ctx := context.Background()
-	s, err := openDataDir(ctx, dataDir)
+	s, err := openExistingDataDir(ctx, dataDir)
 	if err != nil {
 		return err
 	}

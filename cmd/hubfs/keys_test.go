@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,5 +93,21 @@ func TestKeysDefaultDataDir(t *testing.T) {
 	keys, err := hubd.ListKeys(filepath.Join(xdg, "hubfs", "hub"))
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("key not in $XDG_DATA_HOME/hubfs/hub: %v, %v", keys, err)
+	}
+}
+
+func TestKeysListAndRevokeDoNotCreateADataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mistyped")
+	for _, args := range [][]string{
+		{"keys", "list", "--data", dir},
+		{"keys", "revoke", "--data", dir, "bsomekey"},
+	} {
+		_, _, err := runCLI(t, args...)
+		if err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), dir) {
+			t.Errorf("%v: err = %v, want one naming %s as having no hub", args, err, dir)
+		}
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("keys list/revoke created %s (stat: %v)", dir, err)
 	}
 }

@@ -357,7 +357,7 @@ func connectEmbedded(c *cli.Context, addr string) (*hub.Client, *identity.Privat
 
 func embeddedKey(dataDir string) (hubd.APIKey, error) {
 	keys, err := hubd.ListKeys(dataDir)
-	if err != nil {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return hubd.APIKey{}, err
 	}
 	for _, k := range keys {
