@@ -11,6 +11,7 @@ import (
 // controlDir is .hubfs/: files that describe the mount itself.
 type controlDir struct {
 	fusefs.Inode
+	fixedNames
 	root *Root
 }
 
@@ -18,8 +19,12 @@ var (
 	_ = (fusefs.NodeOnAdder)((*controlDir)(nil))
 	_ = (fusefs.NodeGetattrer)((*controlDir)(nil))
 	_ = (fusefs.NodeLookuper)((*controlDir)(nil))
-	_ = (fusefs.NodeCreater)((*controlDir)(nil))
-	_ = (fusefs.NodeMkdirer)((*controlDir)(nil))
+	_ = (fusefs.NodeCreater)((*controlDir)(nil))   // fixedNames
+	_ = (fusefs.NodeMkdirer)((*controlDir)(nil))   // fixedNames
+	_ = (fusefs.NodeMknoder)((*controlDir)(nil))   // fixedNames
+	_ = (fusefs.NodeSymlinker)((*controlDir)(nil)) // fixedNames
+	_ = (fusefs.NodeLinker)((*controlDir)(nil))    // fixedNames
+	_ = (fusefs.NodeRenamer)((*controlDir)(nil))   // fixedNames
 )
 
 func (d *controlDir) OnAdd(ctx context.Context) {
@@ -41,12 +46,4 @@ func (d *controlDir) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse
 
 func (d *controlDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	return d.root.lookupFixed(&d.Inode, name, out)
-}
-
-func (d *controlDir) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EPERM
-}
-
-func (d *controlDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
 }

@@ -17,6 +17,7 @@ import (
 // one file per message named by its id.
 type mailboxDir struct {
 	fusefs.Inode
+	fixedNames
 	root       *Root
 	box        cache.Box
 	unreadOnly bool // unread/: only inbox messages not yet marked read
@@ -38,12 +39,12 @@ var (
 	_ = (fusefs.NodeReaddirer)((*mailboxDir)(nil))
 	_ = (fusefs.NodeOpendirHandler)((*mailboxDir)(nil))
 	_ = (fusefs.NodeUnlinker)((*mailboxDir)(nil))
-	_ = (fusefs.NodeCreater)((*mailboxDir)(nil))
-	_ = (fusefs.NodeMkdirer)((*mailboxDir)(nil))
-	_ = (fusefs.NodeMknoder)((*mailboxDir)(nil))
-	_ = (fusefs.NodeSymlinker)((*mailboxDir)(nil))
-	_ = (fusefs.NodeLinker)((*mailboxDir)(nil))
-	_ = (fusefs.NodeRenamer)((*mailboxDir)(nil))
+	_ = (fusefs.NodeCreater)((*mailboxDir)(nil))   // fixedNames
+	_ = (fusefs.NodeMkdirer)((*mailboxDir)(nil))   // fixedNames
+	_ = (fusefs.NodeMknoder)((*mailboxDir)(nil))   // fixedNames
+	_ = (fusefs.NodeSymlinker)((*mailboxDir)(nil)) // fixedNames
+	_ = (fusefs.NodeLinker)((*mailboxDir)(nil))    // fixedNames
+	_ = (fusefs.NodeRenamer)((*mailboxDir)(nil))   // fixedNames
 )
 
 func (d *mailboxDir) name() string {
@@ -159,32 +160,6 @@ func (d *mailboxDir) Unlink(ctx context.Context, name string) syscall.Errno {
 		return d.root.fail("unlink", d.name()+"/"+name, err)
 	}
 	return 0
-}
-
-// Messages arrive only from the hub: nothing can be created here.
-func (d *mailboxDir) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EPERM
-}
-
-func (d *mailboxDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (d *mailboxDir) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (d *mailboxDir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (d *mailboxDir) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-// Message ids are minted by the hub; a message cannot be renamed or moved.
-func (d *mailboxDir) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	return syscall.EPERM
 }
 
 // dirHandle is an open box directory. It lists at the first read, with that

@@ -15,6 +15,7 @@ import (
 // It always lists empty.
 type outboxDir struct {
 	fusefs.Inode
+	fixedNames
 	root *Root
 }
 
@@ -24,11 +25,11 @@ var (
 	_ = (fusefs.NodeReaddirer)((*outboxDir)(nil))
 	_ = (fusefs.NodeCreater)((*outboxDir)(nil))
 	_ = (fusefs.NodeUnlinker)((*outboxDir)(nil))
-	_ = (fusefs.NodeMkdirer)((*outboxDir)(nil))
-	_ = (fusefs.NodeMknoder)((*outboxDir)(nil))
-	_ = (fusefs.NodeSymlinker)((*outboxDir)(nil))
-	_ = (fusefs.NodeLinker)((*outboxDir)(nil))
-	_ = (fusefs.NodeRenamer)((*outboxDir)(nil))
+	_ = (fusefs.NodeMkdirer)((*outboxDir)(nil))   // fixedNames
+	_ = (fusefs.NodeMknoder)((*outboxDir)(nil))   // fixedNames
+	_ = (fusefs.NodeSymlinker)((*outboxDir)(nil)) // fixedNames
+	_ = (fusefs.NodeLinker)((*outboxDir)(nil))    // fixedNames
+	_ = (fusefs.NodeRenamer)((*outboxDir)(nil))   // fixedNames
 )
 
 func (d *outboxDir) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -72,26 +73,4 @@ func (d *outboxDir) Create(ctx context.Context, name string, flags, mode uint32,
 // Unlink finds nothing to remove: drafts have no names anyone can look up.
 func (d *outboxDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	return syscall.ENOENT
-}
-
-func (d *outboxDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (d *outboxDir) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (d *outboxDir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (d *outboxDir) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-// Renaming a draft onto a key would be a second way to name the recipient;
-// there is one: the name at creation.
-func (d *outboxDir) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	return syscall.EPERM
 }

@@ -77,6 +77,7 @@ const skeletonTTL = 24 * time.Hour
 // shared dependencies through. Every field is set by New and read-only after.
 type Root struct {
 	fusefs.Inode
+	fixedNames
 
 	mb     Mailbox
 	self   *identity.PublicKey
@@ -100,9 +101,12 @@ var (
 	_ = (fusefs.NodeGetattrer)((*Root)(nil))
 	_ = (fusefs.NodeLookuper)((*Root)(nil))
 	_ = (fusefs.NodeStatfser)((*Root)(nil))
-	_ = (fusefs.NodeCreater)((*Root)(nil))
-	_ = (fusefs.NodeMkdirer)((*Root)(nil))
-	_ = (fusefs.NodeRenamer)((*Root)(nil))
+	_ = (fusefs.NodeCreater)((*Root)(nil))   // fixedNames
+	_ = (fusefs.NodeMkdirer)((*Root)(nil))   // fixedNames
+	_ = (fusefs.NodeMknoder)((*Root)(nil))   // fixedNames
+	_ = (fusefs.NodeSymlinker)((*Root)(nil)) // fixedNames
+	_ = (fusefs.NodeLinker)((*Root)(nil))    // fixedNames
+	_ = (fusefs.NodeRenamer)((*Root)(nil))   // fixedNames
 )
 
 // New builds the tree over mb for the identity self. Call Close after the
@@ -188,19 +192,6 @@ func (r *Root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	out.Bsize = 4096
 	out.Frsize = 4096
 	return 0
-}
-
-// The root's names are fixed.
-func (r *Root) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EPERM
-}
-
-func (r *Root) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (r *Root) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	return syscall.EPERM
 }
 
 // lookupFixed answers a lookup among a directory's persistent children.

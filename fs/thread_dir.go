@@ -14,6 +14,7 @@ import (
 // threadDir is threads/<name>: two read-only files describing the thread.
 type threadDir struct {
 	fusefs.Inode
+	fixedNames
 	root   *Root
 	thread cache.Thread
 }
@@ -22,8 +23,12 @@ var (
 	_ = (fusefs.NodeGetattrer)((*threadDir)(nil))
 	_ = (fusefs.NodeLookuper)((*threadDir)(nil))
 	_ = (fusefs.NodeReaddirer)((*threadDir)(nil))
-	_ = (fusefs.NodeCreater)((*threadDir)(nil))
-	_ = (fusefs.NodeMkdirer)((*threadDir)(nil))
+	_ = (fusefs.NodeCreater)((*threadDir)(nil))   // fixedNames
+	_ = (fusefs.NodeMkdirer)((*threadDir)(nil))   // fixedNames
+	_ = (fusefs.NodeMknoder)((*threadDir)(nil))   // fixedNames
+	_ = (fusefs.NodeSymlinker)((*threadDir)(nil)) // fixedNames
+	_ = (fusefs.NodeLinker)((*threadDir)(nil))    // fixedNames
+	_ = (fusefs.NodeRenamer)((*threadDir)(nil))   // fixedNames
 )
 
 var threadFiles = []string{"id", "info.json"}
@@ -70,14 +75,6 @@ func (d *threadDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	out.SetEntryTimeout(skeletonTTL)
 	out.SetAttrTimeout(skeletonTTL)
 	return ch, 0
-}
-
-func (d *threadDir) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EPERM
-}
-
-func (d *threadDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
 }
 
 // staticFile is a small read-only file whose content is fixed at creation.

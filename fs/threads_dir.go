@@ -16,6 +16,7 @@ import (
 // deletes one.
 type threadsDir struct {
 	fusefs.Inode
+	fixedNames
 	root *Root
 }
 
@@ -25,11 +26,12 @@ var (
 	_ = (fusefs.NodeReaddirer)((*threadsDir)(nil))
 	_ = (fusefs.NodeMkdirer)((*threadsDir)(nil))
 	_ = (fusefs.NodeRmdirer)((*threadsDir)(nil))
-	_ = (fusefs.NodeCreater)((*threadsDir)(nil))
 	_ = (fusefs.NodeUnlinker)((*threadsDir)(nil))
-	_ = (fusefs.NodeRenamer)((*threadsDir)(nil))
-	_ = (fusefs.NodeSymlinker)((*threadsDir)(nil))
-	_ = (fusefs.NodeMknoder)((*threadsDir)(nil))
+	_ = (fusefs.NodeCreater)((*threadsDir)(nil))   // fixedNames
+	_ = (fusefs.NodeMknoder)((*threadsDir)(nil))   // fixedNames
+	_ = (fusefs.NodeSymlinker)((*threadsDir)(nil)) // fixedNames
+	_ = (fusefs.NodeLinker)((*threadsDir)(nil))    // fixedNames
+	_ = (fusefs.NodeRenamer)((*threadsDir)(nil))   // fixedNames
 )
 
 // threadDirName is a thread's directory name.
@@ -137,26 +139,9 @@ func (d *threadsDir) Rmdir(ctx context.Context, name string) syscall.Errno {
 	return 0
 }
 
-// threads/ holds only thread directories.
-func (d *threadsDir) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
-	return nil, nil, 0, syscall.EPERM
-}
-
 func (d *threadsDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	if _, errno := d.find(ctx, name); errno != 0 {
 		return errno
 	}
 	return syscall.EISDIR
-}
-
-func (d *threadsDir) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
-	return syscall.EPERM // the hub cannot rename a thread
-}
-
-func (d *threadsDir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
-}
-
-func (d *threadsDir) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	return nil, syscall.EPERM
 }
