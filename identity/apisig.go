@@ -51,7 +51,7 @@ func apiMAC(secret, msg string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: api secret is not multibase: %w", ErrInvalidKey, err)
 	}
 	if len(key) == 0 {
-		return nil, fmt.Errorf("%w: api secret is empty", ErrInvalidKey)
+		return nil, fmt.Errorf("%w: api secret holds no key bytes (empty or not a multibase secret)", ErrInvalidKey)
 	}
 	h := hmac.New(sha256.New, key)
 	h.Write([]byte(msg))
