@@ -26,4 +26,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./...
 
 proto:
-	$(GO) generate ./hub/pb
+	$(GO) generate ./wire/pb

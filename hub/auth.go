@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	hubpb "github.com/hubfs/hubfs/hub/pb"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
 )
 

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	hubpb "github.com/hubfs/hubfs/hub/pb"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // TestEventFromPB decodes Listen replies, including ones a broken hub

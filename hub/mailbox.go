@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	hubpb "github.com/hubfs/hubfs/hub/pb"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
 )
 

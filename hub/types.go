@@ -3,7 +3,7 @@ package hub
 import (
 	"time"
 
-	hubpb "github.com/hubfs/hubfs/hub/pb"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
 )
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	hubpb "github.com/hubfs/hubfs/hub/pb"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 )

@@ -5,7 +5,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	hubpb "github.com/hubfs/hubfs/hub/pb"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 )
 

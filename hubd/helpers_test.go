@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	hubpb "github.com/hubfs/hubfs/hub/pb"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
 )

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	hubpb "github.com/hubfs/hubfs/hub/pb"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"

@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"nhooyr.io/websocket"
 
-	hubpb "github.com/hubfs/hubfs/hub/pb"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 )

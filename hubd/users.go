@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	hubpb "github.com/hubfs/hubfs/hub/pb"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
 )
 

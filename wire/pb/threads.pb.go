@@ -870,7 +870,7 @@ const file_threads_proto_rawDesc = "" +
 	"\bGetToken\x12\x1b.threads.pb.GetTokenRequest\x1a\x19.threads.pb.GetTokenReply\"\x00(\x010\x01\x12;\n" +
 	"\x05NewDB\x12\x18.threads.pb.NewDBRequest\x1a\x16.threads.pb.NewDBReply\"\x00\x12D\n" +
 	"\bDeleteDB\x12\x1b.threads.pb.DeleteDBRequest\x1a\x19.threads.pb.DeleteDBReply\"\x00\x12@\n" +
-	"\x06Listen\x12\x19.threads.pb.ListenRequest\x1a\x17.threads.pb.ListenReply\"\x000\x01B\x1fZ\x1dgithub.com/hubfs/hubfs/hub/pbb\x06proto3"
+	"\x06Listen\x12\x19.threads.pb.ListenRequest\x1a\x17.threads.pb.ListenReply\"\x000\x01B Z\x1egithub.com/hubfs/hubfs/wire/pbb\x06proto3"
 
 var (
 	file_threads_proto_rawDescOnce sync.Once

@@ -1902,7 +1902,7 @@ const file_usersd_proto_rawDesc = "" +
 	"ArchivesLs\x12 .api.usersd.pb.ArchivesLsRequest\x1a!.api.usersd.pb.ArchivesLsResponse\"\x00\x12_\n" +
 	"\x0eArchivesImport\x12$.api.usersd.pb.ArchivesImportRequest\x1a%.api.usersd.pb.ArchivesImportResponse\"\x00\x12k\n" +
 	"\x12ArchiveRetrievalLs\x12(.api.usersd.pb.ArchiveRetrievalLsRequest\x1a).api.usersd.pb.ArchiveRetrievalLsResponse\"\x00\x12s\n" +
-	"\x14ArchiveRetrievalLogs\x12*.api.usersd.pb.ArchiveRetrievalLogsRequest\x1a+.api.usersd.pb.ArchiveRetrievalLogsResponse\"\x000\x01B\x1fZ\x1dgithub.com/hubfs/hubfs/hub/pbb\x06proto3"
+	"\x14ArchiveRetrievalLogs\x12*.api.usersd.pb.ArchiveRetrievalLogsRequest\x1a+.api.usersd.pb.ArchiveRetrievalLogsResponse\"\x000\x01B Z\x1egithub.com/hubfs/hubfs/wire/pbb\x06proto3"
 
 var (
 	file_usersd_proto_rawDescOnce sync.Once

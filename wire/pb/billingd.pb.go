@@ -418,7 +418,7 @@ const file_billingd_proto_rawDesc = "" +
 	"\n" +
 	"UsageEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.api.billingd.pb.UsageR\x05value:\x028\x01B\x1fZ\x1dgithub.com/hubfs/hubfs/hub/pbb\x06proto3"
+	"\x05value\x18\x02 \x01(\v2\x16.api.billingd.pb.UsageR\x05value:\x028\x01B Z\x1egithub.com/hubfs/hubfs/wire/pbb\x06proto3"
 
 var (
 	file_billingd_proto_rawDescOnce sync.Once

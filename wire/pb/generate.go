@@ -1,6 +1,6 @@
 // Package pb holds the wire contract of the Textile Hub Users API: the .proto
 // files and the Go code generated from them. Regenerate with `go generate
-// ./hub/pb` (needs protoc from Debian's protobuf-compiler and the plugins from
+// ./wire/pb` (needs protoc from Debian's protobuf-compiler and the plugins from
 // `go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 // google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2`).
 package pb

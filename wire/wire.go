@@ -1,0 +1,48 @@
+// Package wire holds the facts of the Textile Hub wire protocol that the
+// client (hub) and the server (hubd) must agree on: the generated code lives
+// in wire/pb, and the constants and checks that are not in any .proto file
+// live here, written once so the two sides cannot drift.
+package wire
+
+import (
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// MailboxName is the thread DB that holds a user's inbox and sentbox on
+// every Textile hub.
+const MailboxName = "hubmail"
+
+// MaxPageSize is the largest page a Textile hub returns: it caps a list
+// request's Limit at this many messages.
+const MaxPageSize = 10000
+
+// IdempotencyKeyHeader is the gRPC metadata key under which a client names
+// one logical send. hubfs serve answers a repeat of the key with the first
+// message's id instead of storing a copy; other Textile hubs ignore it.
+const IdempotencyKeyHeader = "x-hubfs-idempotency-key"
+
+// MaxMessageSize is the largest ciphertext per copy that a hub of ours may be
+// configured to accept. Every limit below is derived from it, so that any
+// message a hub stores can also be received by every client: in a list page
+// (binary protobuf) and in a watch event (JSON, the body base64-encoded).
+const MaxMessageSize = 64 << 20
+
+// ReplySlack bounds what a reply carrying one message holds besides its body:
+// the signature, both keys, the id, times and framing.
+const ReplySlack = 64 << 10
+
+// MaxReceiveSize is the largest reply a client must accept: one watch event
+// carrying a message of MaxMessageSize, whose body JSON holds as base64.
+const MaxReceiveSize = (MaxMessageSize+2)/3*4 + ReplySlack
+
+// ValidMessageID reports whether s can be a message id: a lowercase ULID, as
+// hubs mint them. Anything else names no message and needs no hub call.
+func ValidMessageID(s string) bool {
+	if len(s) != ulid.EncodedSize || strings.ToLower(s) != s {
+		return false
+	}
+	_, err := ulid.ParseStrict(s)
+	return err == nil
+}
