@@ -2,12 +2,15 @@ package hub
 
 import (
 	"context"
+	cryptorand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/wire"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // MailboxName is the thread that holds a user's mailbox on every hub.
@@ -38,46 +41,83 @@ func (c *Client) GetMailboxID(ctx context.Context) (identity.ThreadID, error) {
 	return t.ID, err
 }
 
-// SendMessage encrypts body to the recipient and, separately, to the sender,
-// signs both ciphertexts with from, and hands them to the hub, which files
-// one in to's inbox and the other in from's sentbox. from must be the
-// identity whose token the client holds, and both users need a mailbox (else
-// ErrNoMailbox). The result is the sentbox copy.
-//
-// SendMessage is never retried: the hub mints the id, so repeating a call
-// whose reply was lost could deliver the message twice. On ErrUnavailable or
-// a deadline, list the sentbox to learn whether it went out.
-func (c *Client) SendMessage(ctx context.Context, from identity.Identity, to *identity.PublicKey, body []byte) (UserMessage, error) {
-	const op = "send message"
+// Sealed is a message ready to send: both encrypted copies (to the
+// recipient and to the sender) and the sender's signatures over them. It
+// holds no plaintext, so it may be kept on disk while it waits for the hub.
+type Sealed struct {
+	From          string `json:"from"` // the sender's public key string
+	To            string `json:"to"`   // the recipient's public key string
+	ToBody        []byte `json:"to_body"`
+	ToSignature   []byte `json:"to_signature"`
+	FromBody      []byte `json:"from_body"`
+	FromSignature []byte `json:"from_signature"`
+}
+
+// Seal encrypts body to the recipient and to the sender and signs both
+// copies with the sender's key.
+func Seal(from identity.Identity, to *identity.PublicKey, body []byte) (Sealed, error) {
+	const op = "seal message"
 	if from == nil || to == nil {
-		return UserMessage{}, invalidf("%s: nil sender or recipient", op)
+		return Sealed{}, invalidf("%s: nil sender or recipient", op)
 	}
 	self := from.Public()
 	toBody, err := to.Encrypt(body)
 	if err != nil {
-		return UserMessage{}, fmt.Errorf("%s: encrypt to recipient: %w", op, err)
+		return Sealed{}, fmt.Errorf("%s: encrypt to recipient: %w", op, err)
 	}
 	fromBody, err := self.Encrypt(body)
 	if err != nil {
-		return UserMessage{}, fmt.Errorf("%s: encrypt to sender: %w", op, err)
+		return Sealed{}, fmt.Errorf("%s: encrypt to sender: %w", op, err)
 	}
 	toSig, err := from.Sign(toBody)
 	if err != nil {
-		return UserMessage{}, fmt.Errorf("%s: sign: %w", op, err)
+		return Sealed{}, fmt.Errorf("%s: sign: %w", op, err)
 	}
 	fromSig, err := from.Sign(fromBody)
 	if err != nil {
-		return UserMessage{}, fmt.Errorf("%s: sign: %w", op, err)
+		return Sealed{}, fmt.Errorf("%s: sign: %w", op, err)
 	}
+	return Sealed{From: self.String(), To: to.String(), ToBody: toBody, ToSignature: toSig, FromBody: fromBody, FromSignature: fromSig}, nil
+}
+
+// SendMessage seals body from the sender to the recipient and sends it
+// under a fresh idempotency key (see SendSealed).
+func (c *Client) SendMessage(ctx context.Context, from identity.Identity, to *identity.PublicKey, body []byte) (UserMessage, error) {
+	s, err := Seal(from, to, body)
+	if err != nil {
+		return UserMessage{}, fmt.Errorf("send message: %w", err)
+	}
+	return c.SendSealed(ctx, s, NewIdempotencyKey())
+}
+
+// NewIdempotencyKey returns a fresh random key naming one logical send.
+func NewIdempotencyKey() string {
+	var b [16]byte
+	if _, err := cryptorand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// SendSealed sends s. key names this logical send (wire.IdempotencyKeyHeader):
+// a hub that honours it answers a repeat with the first message's id, so a
+// retry after a failure whose outcome is unknown cannot store a copy. An
+// empty key sends without one.
+func (c *Client) SendSealed(ctx context.Context, s Sealed, key string) (UserMessage, error) {
+	const op = "send message"
 	req := &hubpb.SendMessageRequest{
-		To:            to.String(),
-		ToBody:        toBody,
-		ToSignature:   toSig,
-		FromBody:      fromBody,
-		FromSignature: fromSig,
+		To:            s.To,
+		ToBody:        s.ToBody,
+		ToSignature:   s.ToSignature,
+		FromBody:      s.FromBody,
+		FromSignature: s.FromSignature,
+	}
+	var extra []string
+	if key != "" {
+		extra = []string{wire.IdempotencyKeyHeader, key}
 	}
 	var res *hubpb.SendMessageResponse
-	err = c.call(ctx, op, mailboxCall, false, nil, func(ctx context.Context) (err error) {
+	err := c.call(ctx, op, mailboxCall, false, extra, func(ctx context.Context) (err error) {
 		res, err = c.users.SendMessage(ctx, req)
 		return err
 	})
@@ -89,10 +129,10 @@ func (c *Client) SendMessage(ctx context.Context, from identity.Identity, to *id
 	}
 	return UserMessage{
 		ID:        res.GetId(),
-		From:      self.String(),
-		To:        to.String(),
-		Body:      fromBody,
-		Signature: fromSig,
+		From:      s.From,
+		To:        s.To,
+		Body:      s.FromBody,
+		Signature: s.FromSignature,
 		CreatedAt: fromNanos(res.GetCreatedAt()),
 	}, nil
 }
