@@ -46,3 +46,22 @@ func ValidMessageID(s string) bool {
 	_, err := ulid.ParseStrict(s)
 	return err == nil
 }
+
+// ErrorDomain and the Reason constants are what hubfs serve puts in a
+// google.rpc.ErrorInfo detail of an error status, so that our client can
+// tell apart failures that share a gRPC code (the Textile hub answers
+// NotFound for an unknown API key, ResourceExhausted both for a message
+// that is too large and for a full disk) without reading message text.
+// Other hubs send no detail; the client then falls back on the code alone.
+const (
+	ErrorDomain = "hubfs"
+	// ReasonBadAPIKey: the API key is unknown or revoked (code NotFound,
+	// as the Textile hub answers).
+	ReasonBadAPIKey = "BAD_API_KEY"
+	// ReasonBadToken: the user token does not verify (signed by another
+	// host key, expired, malformed); a client gets a new token and retries.
+	ReasonBadToken = "BAD_TOKEN"
+	// ReasonNoSpace: the hub's disk is full (code ResourceExhausted);
+	// nothing of the call was stored.
+	ReasonNoSpace = "NO_SPACE"
+)
