@@ -35,7 +35,7 @@ type Backend interface {
 	ReadInboxMessage(ctx context.Context, id string) (time.Time, error)
 	DeleteInboxMessage(ctx context.Context, id string) error
 	DeleteSentboxMessage(ctx context.Context, id string) error
-	SendMessage(ctx context.Context, from identity.Identity, to *identity.PublicKey, body []byte) (hub.UserMessage, error)
+	SendSealed(ctx context.Context, s hub.Sealed, key string) (hub.UserMessage, error)
 	ListThreads(ctx context.Context) ([]hub.GetThreadResponse, error)
 	NewDB(ctx context.Context, name string) (identity.ThreadID, error)
 	DeleteDB(ctx context.Context, id identity.ThreadID) error
@@ -595,11 +595,27 @@ func (c *Cache) Delete(ctx context.Context, box Box, id string) error {
 	return nil
 }
 
-// Send sends body to the recipient and files the sender's copy in the
-// cached sentbox at once. A send to oneself also makes the inbox listing
-// stale, since the hub filed a copy there that only a listing can show.
+// Send seals body to the recipient, sends it and files the sender's copy
+// in the sentbox listing at once.
 func (c *Cache) Send(ctx context.Context, to *identity.PublicKey, body []byte) (Entry, error) {
-	m, err := c.hub.SendMessage(ctx, c.key, to, body)
+	s, err := hub.Seal(c.key, to, body)
+	if err != nil {
+		return Entry{}, err
+	}
+	return c.sendSealed(ctx, s, hub.NewIdempotencyKey(), body)
+}
+
+// SendSealed sends a message sealed earlier (the outbox queue's) under its
+// idempotency key and files the sender's copy like Send. plain, when not
+// nil, is kept in the plaintext cache so that reading the copy back costs
+// no decryption.
+func (c *Cache) SendSealed(ctx context.Context, s hub.Sealed, key string, plain []byte) (string, error) {
+	e, err := c.sendSealed(ctx, s, key, plain)
+	return e.ID, err
+}
+
+func (c *Cache) sendSealed(ctx context.Context, s hub.Sealed, key string, plain []byte) (Entry, error) {
+	m, err := c.hub.SendSealed(ctx, s, key)
 	c.called("SendMessage", err)
 	if err != nil {
 		return Entry{}, err
@@ -611,8 +627,10 @@ func (c *Cache) Send(ctx context.Context, to *identity.PublicKey, body []byte) (
 	_, known := c.boxes[Sentbox].byID[m.ID]
 	c.localLocked(Sentbox, Added, e)
 	c.bodies.add(k, m)
-	c.plain.add(k, opened{plain: append([]byte(nil), body...)})
-	toSelf := to.Equal(c.key.Public())
+	if plain != nil {
+		c.plain.add(k, opened{plain: append([]byte(nil), plain...)})
+	}
+	toSelf := s.To == c.key.Public().String()
 	if toSelf {
 		c.boxes[Inbox].fetchedAt = time.Time{}
 	}

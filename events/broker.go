@@ -18,6 +18,8 @@ const (
 	TypeRead     = "read"
 	TypeDeleted  = "deleted"
 	TypeSent     = "sent"
+	TypeQueued   = "queued" // a message is waiting in queued/ for the hub
+	TypeFailed   = "failed" // the hub refused a queued message for good
 	TypeError    = "error"
 	TypeOverflow = "overflow"
 )

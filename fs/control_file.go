@@ -7,6 +7,8 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/hubfs/hubfs/queue"
 )
 
 // controlFile is a file under .hubfs/ whose content is computed at open.
@@ -77,6 +79,7 @@ type Status struct {
 	Mode         string      `json:"mode"`
 	EventReaders int         `json:"event_readers"` // open .hubfs/events
 	Errors       int         `json:"errors"`        // failed operations since the mount (.hubfs/errors keeps the last ones)
+	Queue        queue.Stats `json:"queue"`         // messages waiting in queued/
 	Cache        interface{} `json:"cache"`
 }
 
@@ -90,9 +93,17 @@ func (r *Root) statusFile(context.Context) ([]byte, error) {
 		Mode:         r.mb.Mode().String(),
 		EventReaders: r.events.Subscribers(),
 		Errors:       r.errors.Total(),
+		Queue:        r.queueStats(),
 		Cache:        st,
 	}, "", "  ")
 	return append(b, '\n'), err
+}
+
+func (r *Root) queueStats() queue.Stats {
+	if r.opts.Outbox == nil {
+		return queue.Stats{}
+	}
+	return r.opts.Outbox.Stats()
 }
 
 func (r *Root) usageFile(ctx context.Context) ([]byte, error) {

@@ -1,13 +1,7 @@
 package fs
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,9 +12,12 @@ import (
 	"github.com/hubfs/hubfs/identity"
 )
 
-// draftFile is outbox/<key> from one open(2) until it is sent or closed.
-// Every open of the name is a new draftFile (see outboxDir.Lookup) with its
-// own buffer, so several writers to one recipient send one message each.
+// draftFile is outbox/<key> from its create until it is sent. The message
+// is the inode's content, not a handle's: every descriptor on it (dups,
+// children, /dev/stdout, /proc/PID/fd/N reopening it) writes into one
+// buffer, and it goes out once, whole, at the close after which no process
+// involved holds it any more (see lastClose). A draft that a write failed
+// on, or whose writer was killed, is poisoned: nothing of it is ever sent.
 type draftFile struct {
 	fusefs.Inode
 	root    *Root
@@ -34,10 +31,22 @@ type draftFile struct {
 	opener uint32
 
 	mu      sync.Mutex // guards the fields below
-	pending int        // handles neither sent nor released
-	gone    bool       // the name has been removed from outbox/
-	lastLen int64      // size of the last handle written, for stat
+	buf     []byte
+	state   draftState
+	poison  syscall.Errno // why the draft is poisoned: what every later write and close returns
+	handles int           // handles not released yet
+	gone    bool          // the name has been removed from outbox/
 }
+
+// draftState is where a draft is on its way out.
+type draftState int
+
+const (
+	drafting draftState = iota // being written
+	sending                    // its last close is handing it to the outbox
+	sent                       // delivered or durably queued: it is done
+	poisoned                   // a write failed or a writer died: never sent
+)
 
 var (
 	_ = (fusefs.NodeGetattrer)((*draftFile)(nil))
@@ -52,22 +61,32 @@ func newDraft(r *Root, name string, to *identity.PublicKey, opener uint32) *draf
 func (d *draftFile) size() int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.lastLen
+	return int64(len(d.buf))
 }
 
 func (d *draftFile) newHandle() *draftHandle {
 	d.mu.Lock()
-	d.pending++
+	d.handles++
 	d.mu.Unlock()
 	return &draftHandle{draft: d}
 }
 
-// settle is called once per handle, when it has sent or been released;
-// the last one takes the name out of outbox/ so a sent file does not linger.
-func (d *draftFile) settle() {
+// release is called once per handle; the last one drops the buffer and takes
+// the name out of outbox/, so a sent (or abandoned) file does not linger.
+func (d *draftFile) release() {
 	d.mu.Lock()
-	d.pending--
-	remove := d.pending <= 0 && !d.gone
+	d.handles--
+	last := d.handles <= 0
+	remove := last && !d.gone
+	if last {
+		d.buf = nil
+		if d.state == drafting {
+			// Written but never closed by a process we saw (it cannot
+			// happen through close(2), which always flushes): the kernel
+			// dropped it, and a half-written message must not go out.
+			d.state, d.poison = poisoned, syscall.ECANCELED
+		}
+	}
 	if remove {
 		d.gone = true
 	}
@@ -82,11 +101,7 @@ func (d *draftFile) settle() {
 }
 
 func (d *draftFile) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	size := d.size()
-	if h, ok := f.(*draftHandle); ok {
-		size = h.len()
-	}
-	d.root.fileAttr(&out.Attr, 0600, size, d.created, d.created)
+	d.root.fileAttr(&out.Attr, 0600, d.size(), d.created, d.created)
 	return 0
 }
 
@@ -95,229 +110,200 @@ func (d *draftFile) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.
 // accepted and ignored.
 func (d *draftFile) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if size, ok := in.GetSize(); ok {
-		h, isDraft := f.(*draftHandle)
-		if !isDraft {
-			if size != 0 {
-				return syscall.EINVAL
-			}
-		} else if errno := h.truncate(int64(size)); errno != 0 {
+		if errno := d.truncate(int64(size)); errno != 0 {
 			return errno
 		}
 	}
 	return d.Getattr(ctx, f, out)
 }
 
-// Open of a draft's inode again (through /proc/PID/fd) starts a new, empty
-// message; it shares the inode, so its close counts as a dup's.
+// Open of a draft's inode again (/dev/stdout, /dev/fd/N, /proc/PID/fd/N)
+// joins the same message.
 func (d *draftFile) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
 		return nil, 0, syscall.EACCES // a draft is write-only: reading it back would only echo
 	}
 	d.mu.Lock()
-	d.gone = false
+	state, poison := d.state, d.poison
 	d.mu.Unlock()
+	switch state {
+	case poisoned:
+		return nil, 0, poison
+	case sending, sent:
+		return nil, 0, syscall.EBADF // one draft, one message: create the name again for another
+	}
 	return d.newHandle(), fuse.FOPEN_DIRECT_IO, 0
 }
 
-// draftHandle buffers one message in memory until the first flush after a
-// write sends it.
+// writableLocked says whether the draft takes data now; d.mu is held.
+func (d *draftFile) writableLocked() syscall.Errno {
+	switch d.state {
+	case poisoned:
+		return d.poison
+	case sending, sent:
+		return syscall.EBADF
+	}
+	return 0
+}
+
+// poisonLocked makes the draft unsendable for good; the first cause stays.
+func (d *draftFile) poisonLocked(errno syscall.Errno) {
+	if d.state == drafting {
+		d.state, d.poison, d.buf = poisoned, errno, nil
+	}
+}
+
+func (d *draftFile) truncate(size int64) syscall.Errno {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if errno := d.writableLocked(); errno != 0 {
+		return errno
+	}
+	if size > int64(d.root.opts.MaxMessageSize) {
+		d.poisonLocked(syscall.EFBIG)
+		return syscall.EFBIG
+	}
+	if size > int64(len(d.buf)) {
+		d.buf = append(d.buf, make([]byte, size-int64(len(d.buf)))...)
+	} else {
+		d.buf = d.buf[:size]
+	}
+	return 0
+}
+
+func (d *draftFile) write(data []byte, off int64) (uint32, syscall.Errno) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if errno := d.writableLocked(); errno != 0 {
+		return 0, errno
+	}
+	end := off + int64(len(data))
+	if off < 0 {
+		d.poisonLocked(syscall.EINVAL)
+		return 0, syscall.EINVAL
+	}
+	if end > int64(d.root.opts.MaxMessageSize) {
+		// Part of the message cannot be held, so none of it is sent: a
+		// writer that sees EFBIG and carries on must not deliver a prefix.
+		d.poisonLocked(syscall.EFBIG)
+		return 0, syscall.EFBIG
+	}
+	if end > int64(len(d.buf)) {
+		d.buf = append(d.buf, make([]byte, end-int64(len(d.buf)))...)
+	}
+	copy(d.buf[off:], data)
+	return uint32(len(data)), 0
+}
+
+// flush is close(2) of one descriptor by the task tid (0 when unknown).
+func (d *draftFile) flush(ctx context.Context, tid uint32) syscall.Errno {
+	// A writer killed by a signal closes its descriptors on its way out:
+	// whatever it wrote is a fragment, so the draft is dropped, even if
+	// another process (the shell that opened the redirect) closes last.
+	if diedBySignal(tid) {
+		d.mu.Lock()
+		d.poisonLocked(syscall.ECANCELED)
+		d.mu.Unlock()
+		d.root.log.Info("outbox: a writer was killed: its draft is dropped", "name", d.name)
+	}
+	d.mu.Lock()
+	switch d.state {
+	case poisoned:
+		errno := d.poison
+		d.mu.Unlock()
+		return errno
+	case sending, sent:
+		d.mu.Unlock()
+		return 0
+	}
+	empty := len(d.buf) == 0
+	d.mu.Unlock()
+	if empty {
+		return 0 // a shell setting up a redirect, or a file left empty: nothing to send
+	}
+	// A flush comes with every close of every descriptor. A shell writing
+	// in chunks through `exec 3>outbox/KEY; printf a >&3; printf b >&3`
+	// closes a dup after each chunk, and a child that wrote to a
+	// descriptor it inherited closes it when it exits; only the close
+	// after which neither the caller nor the opener holds a descriptor on
+	// this draft sends.
+	if d.heldElsewhere(tid) {
+		return 0
+	}
+	d.mu.Lock()
+	if d.state != drafting || len(d.buf) == 0 {
+		d.mu.Unlock()
+		return 0
+	}
+	d.state = sending
+	body := d.buf
+	d.mu.Unlock()
+
+	r := d.root
+	err := r.outboxSend(ctx, d.to, body)
+
+	d.mu.Lock()
+	if err == nil {
+		d.state, d.buf = sent, nil
+	} else {
+		// Refused for good (or not storable here): sending it again at a
+		// later close would only fail again, or queue a second copy.
+		d.state, d.poison, d.buf = poisoned, toErrno(err), nil
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return r.fail("send", "outbox/"+d.name, err)
+	}
+	return 0
+}
+
+// heldElsewhere reports whether the task closing a descriptor (tid) or the
+// process that created the draft still holds another descriptor on it.
+func (d *draftFile) heldElsewhere(tid uint32) bool {
+	ino := d.StableAttr().Ino
+	dev := d.root.device()
+	return stillOpenIn(tid, dev, ino) || (d.opener != 0 && d.opener != tid && stillOpenIn(d.opener, dev, ino))
+}
+
+// draftHandle is one open file description of a draft. All its state is
+// the draft's: descriptors differ only in who closes them.
 type draftHandle struct {
 	draft *draftFile
 
-	mu      sync.Mutex // guards the fields below
-	buf     []byte
-	dirty   bool // written since open and not sent yet
-	sending bool
-	sent    bool
-	settled bool
+	once sync.Once // releases the handle once
 }
 
 var (
+	_ = (fusefs.FileReader)((*draftHandle)(nil))
 	_ = (fusefs.FileWriter)((*draftHandle)(nil))
 	_ = (fusefs.FileFlusher)((*draftHandle)(nil))
 	_ = (fusefs.FileReleaser)((*draftHandle)(nil))
 	_ = (fusefs.FileFsyncer)((*draftHandle)(nil))
 )
 
-func (h *draftHandle) len() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return int64(len(h.buf))
-}
-
-func (h *draftHandle) truncate(size int64) syscall.Errno {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.sent || h.sending {
-		return syscall.EBADF
-	}
-	if size > int64(len(h.buf)) {
-		if size > int64(h.draft.root.opts.MaxMessageSize) {
-			return syscall.EFBIG
-		}
-		h.buf = append(h.buf, make([]byte, size-int64(len(h.buf)))...)
-	} else {
-		h.buf = h.buf[:size]
-	}
-	return 0
+// Read of a draft opened O_RDWR: a draft is write-only (docs/semantics.md).
+func (h *draftHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	return nil, syscall.EACCES
 }
 
 func (h *draftHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.sent || h.sending {
-		return 0, syscall.EBADF // one handle, one message: open the file again for another
-	}
-	end := off + int64(len(data))
-	if off < 0 || end > int64(h.draft.root.opts.MaxMessageSize) {
-		return 0, syscall.EFBIG
-	}
-	if end > int64(len(h.buf)) {
-		h.buf = append(h.buf, make([]byte, end-int64(len(h.buf)))...)
-	}
-	copy(h.buf[off:], data)
-	h.dirty = true
-	h.draft.mu.Lock()
-	h.draft.lastLen = int64(len(h.buf))
-	h.draft.mu.Unlock()
-	return uint32(len(data)), 0
+	return h.draft.write(data, off)
 }
 
-// Flush is close(2). The first flush after data was written sends it, and
-// close returns only after the hub acknowledged; a flush with nothing
-// written (a shell setting up a redirect, an empty file) sends nothing.
-// After a failed send the data stays, and a later flush of a dup of the
-// descriptor tries again.
+// Flush is close(2). The last close sends; close returns once the message
+// is on the hub or durably in the queue, or with the errno of a refusal.
 func (h *draftHandle) Flush(ctx context.Context) syscall.Errno {
-	h.mu.Lock()
-	if !h.dirty || h.sent || h.sending {
-		h.mu.Unlock()
-		return 0
+	var tid uint32
+	if caller, ok := fuse.FromContext(ctx); ok {
+		tid = caller.Pid
 	}
-	h.mu.Unlock()
-	// A flush comes with every close of every descriptor. A shell writing
-	// in chunks through `exec 3>outbox/KEY; printf a >&3; printf b >&3`
-	// closes a dup of the file after each chunk, and a child that wrote
-	// to a descriptor it inherited closes it when it exits; only a close
-	// after which neither the caller nor the opener holds a descriptor on
-	// this file sends.
-	if caller, ok := fuse.FromContext(ctx); ok && h.draft.heldElsewhere(caller.Pid) {
-		return 0
-	}
-	h.mu.Lock()
-	if !h.dirty || h.sent || h.sending {
-		h.mu.Unlock()
-		return 0
-	}
-	h.sending = true
-	body := h.buf
-	h.mu.Unlock()
-
-	r := h.draft.root
-	opCtx, cancel := r.changeCtx(ctx)
-	_, err := r.mb.Send(opCtx, h.draft.to, body)
-	cancel()
-
-	h.mu.Lock()
-	h.sending = false
-	if err == nil {
-		h.sent, h.dirty = true, false
-		h.buf = nil
-	}
-	settle := err == nil && !h.settled
-	if settle {
-		h.settled = true
-	}
-	h.mu.Unlock()
-	if err != nil {
-		return r.fail("send", "outbox/"+h.draft.name, err)
-	}
-	if settle {
-		h.draft.settle()
-	}
-	return 0
+	return h.draft.flush(ctx, tid)
 }
 
 // Fsync does not send: only close does, so that a message is never split.
 func (h *draftHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno { return 0 }
 
 func (h *draftHandle) Release(ctx context.Context) syscall.Errno {
-	h.mu.Lock()
-	settle := !h.settled
-	h.settled = true
-	h.buf = nil
-	h.mu.Unlock()
-	if settle {
-		h.draft.settle()
-	}
+	h.once.Do(h.draft.release)
 	return 0
-}
-
-// heldElsewhere reports whether the process closing a descriptor (pid) or
-// the one that opened the draft still holds another descriptor on it.
-func (d *draftFile) heldElsewhere(pid uint32) bool {
-	ino := d.StableAttr().Ino
-	return stillOpenIn(pid, ino) || (d.opener != 0 && d.opener != pid && stillOpenIn(d.opener, ino))
-}
-
-// tgid is the process (thread group) of the thread tid, which FUSE names
-// as a request's caller, or 0 when /proc does not say. A thread may end
-// before its process does.
-func tgid(tid uint32) uint32 {
-	if tid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
-			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
-			if err != nil {
-				return 0
-			}
-			return uint32(n)
-		}
-	}
-	return 0
-}
-
-// stillOpenIn reports whether process pid has a descriptor open on the
-// inode ino of a FUSE file. At flush time the descriptor being closed is
-// already gone from the process's table, so any match is another one.
-// /proc/PID/fdinfo gives the inode without a request to this filesystem (a
-// stat of /proc/PID/fd/N would ask us, from inside our own handler). When
-// /proc cannot be read, the close counts as the last.
-func stillOpenIn(pid uint32, ino uint64) bool {
-	if pid == 0 {
-		return false
-	}
-	dir := fmt.Sprintf("/proc/%d/fdinfo", pid)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return false
-	}
-	want := strconv.FormatUint(ino, 10)
-	for _, e := range ents {
-		if fdinfoIno(filepath.Join(dir, e.Name())) == want {
-			return true
-		}
-	}
-	return false
-}
-
-func fdinfoIno(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "ino:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }

@@ -17,13 +17,13 @@ func TestStillOpenIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := uint32(os.Getpid())
-	if !stillOpenIn(pid, st.Ino) {
+	if !stillOpenIn(pid, "", st.Ino) {
 		t.Error("an open file is not seen as open")
 	}
-	if stillOpenIn(pid, st.Ino+1<<40) {
+	if stillOpenIn(pid, "", st.Ino+1<<40) {
 		t.Error("an inode nobody has open is seen as open")
 	}
-	if stillOpenIn(0, st.Ino) {
+	if stillOpenIn(0, "", st.Ino) {
 		t.Error("pid 0 (unknown caller) must count as the last close")
 	}
 }

@@ -57,6 +57,8 @@ func Mount(dir string, root *Root, o MountOptions) (*fuse.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
+	dev := fuseDevice(dir)
+	root.dev.Store(&dev)
 	return srv, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/hubfs/hubfs/hub/hubtest"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/queue"
 )
 
 // These tests serve the mount in the test process and only make plain
@@ -26,6 +27,27 @@ type testMount struct {
 	cache *cache.Cache
 	key   *identity.PrivateKey
 	cl    *hub.Client
+	// outbox is the mount's send path, its queue in a temporary directory.
+	outbox *queue.Outbox
+}
+
+// newTestOutbox is the send path a mount gets, over a queue in a
+// temporary directory, with short waits so that tests do not idle.
+func newTestOutbox(t *testing.T, sender queue.Sender, key *identity.PrivateKey) *queue.Outbox {
+	t.Helper()
+	dir, err := queue.OpenDir(filepath.Join(t.TempDir(), "queue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := queue.New(queue.Config{Dir: dir, Sender: sender, Key: key, Attempt: 2 * time.Second, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { o.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return o
 }
 
 func requireFUSE(t *testing.T) {
@@ -62,6 +84,8 @@ func mountOver(t *testing.T, h *hubdtest.Hub, cfg cache.Config, opTimeout time.D
 	opts := DefaultOptions()
 	opts.UID, opts.GID = uint32(os.Getuid()), uint32(os.Getgid())
 	opts.ListTTL, opts.OpTimeout = cfg.ListTTL, opTimeout
+	m.outbox = newTestOutbox(t, m.cache, key)
+	opts.Outbox = m.outbox
 	m.root = New(m.cache, key.Public(), opts)
 	srv, err := Mount(m.dir, m.root, MountOptions{})
 	if err != nil {

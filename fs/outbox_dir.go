@@ -59,6 +59,14 @@ func (d *outboxDir) Create(ctx context.Context, name string, flags, mode uint32,
 		d.root.log.Info("outbox: not a public key", "name", name, "err", err)
 		return nil, nil, 0, syscall.EINVAL
 	}
+	if r := d.root.opts.Outbox; r != nil {
+		// A refusal that meets every send (a revoked API key) is
+		// reported here, where a shell sees it, before anything is
+		// written.
+		if err := r.Refusal(); err != nil {
+			return nil, nil, 0, d.root.fail("create", "outbox/"+name, err)
+		}
+	}
 	var opener uint32
 	if caller, ok := fuse.FromContext(ctx); ok {
 		opener = tgid(caller.Pid)

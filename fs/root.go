@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +43,9 @@ type Options struct {
 	// Status fields that only the caller knows.
 	HubAddr   string
 	MailboxID string
+
+	// Outbox is the send path of outbox/ and the queue behind queued/.
+	Outbox Outbox
 
 	// Events receives one event per change, for .hubfs/events; Errors
 	// keeps failed operations for .hubfs/errors. New makes them when nil.
@@ -88,9 +92,13 @@ type Root struct {
 	events *events.Broker
 	errors *events.ErrorLog
 
+	// dev is the mount's device ("major:minor") once Mount knows it: it
+	// tells this mount's descriptors apart from another's in one process.
+	dev atomic.Pointer[string]
+
 	// The skeleton's inodes, set in OnAdd; the notifier reaches children
 	// through them.
-	inbox, unread, sentbox, outbox, threads *fusefs.Inode
+	inbox, unread, sentbox, outbox, queued, threads *fusefs.Inode
 	// The box directories' nodes, made in New so that changes can stamp
 	// their mtime before the kernel has looked at them.
 	inboxDir, unreadDir, sentboxDir *mailboxDir
@@ -128,6 +136,14 @@ func New(mb Mailbox, self *identity.PublicKey, opts Options) *Root {
 	r.notify = newNotifier(r.log)
 	mb.OnChange(r.changed)
 	return r
+}
+
+// device is the mount's device number, "" until Mount has set it.
+func (r *Root) device() string {
+	if p := r.dev.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Close stops the notifier goroutine.
@@ -173,6 +189,7 @@ func (r *Root) OnAdd(ctx context.Context) {
 	r.unread = dir("unread", r.unreadDir)
 	r.sentbox = dir("sentbox", r.sentboxDir)
 	r.outbox = dir("outbox", &outboxDir{root: r})
+	r.queued = dir("queued", &queuedDir{root: r})
 	r.threads = dir("threads", &threadsDir{root: r})
 	dir(".hubfs", &controlDir{root: r})
 }

@@ -108,7 +108,8 @@ func newEmbeddedUser(t testing.TB, name string) *user {
 // env is the environment that gives the CLI this user's hub credentials:
 // secrets travel in the environment, never in argv.
 func (u *user) env() []string {
-	env := append(slicesWithout(os.Environ(), "HUBFS_"), "HUBFS_IDENTITY="+u.keyFile)
+	// The outbox queue lives beside the key, never in the tester's home.
+	env := append(slicesWithout(slicesWithout(os.Environ(), "HUBFS_"), "XDG_STATE_HOME="), "HUBFS_IDENTITY="+u.keyFile, "XDG_STATE_HOME="+filepath.Join(filepath.Dir(u.keyFile), "state"))
 	if u.dataDir != "" {
 		return env
 	}

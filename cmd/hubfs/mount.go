@@ -27,6 +27,7 @@ import (
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/queue"
 )
 
 // readyFDEnv names the descriptor a mount reports readiness on: one line,
@@ -66,6 +67,8 @@ func mountCommand() *cli.Command {
 			&cli.StringFlag{Name: "ciphertext-cache", Value: "64MiB", Usage: "`SIZE` of message bodies kept in RAM (0: none)"},
 			&cli.StringFlag{Name: "plaintext-cache", Value: "32MiB", Usage: "`SIZE` of decrypted bodies kept in RAM, never on disk (0: none)"},
 			&cli.StringFlag{Name: "max-size", Value: "1MiB", Usage: "the hub's message size limit (ciphertext `SIZE`); a larger outbox write fails with EFBIG"},
+			&cli.DurationFlag{Name: "send-timeout", Value: queue.DefaultAttempt, Usage: "how long close of an outbox file waits for the hub before the message waits in the queue (queued/) instead"},
+			&cli.StringFlag{Name: "queue-dir", EnvVars: []string{"HUBFS_QUEUE_DIR"}, Usage: "the outbox queue `DIR` (default $XDG_STATE_HOME/hubfs/<identity>/queue)"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users enter the mount (the kernel then enforces the file modes)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request and hub call (never contents or secrets)"},
 			&cli.StringFlag{Name: "data", EnvVars: []string{"HUBFS_DATA"}, Usage: "embedded hub: data `DIR` (default $XDG_DATA_HOME/hubfs/hub)"},
@@ -84,6 +87,7 @@ type mountSettings struct {
 	watch                      bool
 	watchTTL, pollInterval     time.Duration
 	eventQueue                 int
+	sendTimeout                time.Duration
 }
 
 func parseMountSettings(c *cli.Context) (mountSettings, error) {
@@ -130,6 +134,9 @@ func parseMountSettings(c *cli.Context) (mountSettings, error) {
 	}
 	if s.eventQueue = c.Int("event-queue"); s.eventQueue < 1 {
 		return s, usagef("--event-queue must be at least 1")
+	}
+	if s.sendTimeout = c.Duration("send-timeout"); s.sendTimeout <= 0 {
+		return s, usagef("--send-timeout must be positive")
 	}
 	if s.pollInterval < time.Second {
 		return s, usagef("--poll-interval must be at least 1s (got %s)", s.pollInterval)
@@ -222,7 +229,13 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 	opts.MaxMessageSize = s.maxSize
 	opts.HubAddr, opts.MailboxID = hubAddr, mailbox.String()
 	opts.Logger = logger
-	root := hubfs.New(ca, key.Public(), opts)
+	var root *hubfs.Root // set before anything can send, so before any event
+	outbox, err := openOutbox(c, key, hubAddr, ca, s, logger, func(ev queue.Event) { root.QueueChanged(ev) })
+	if err != nil {
+		return err
+	}
+	opts.Outbox = outbox
+	root = hubfs.New(ca, key.Public(), opts)
 	defer root.Close()
 
 	var fuseLog *log.Logger
@@ -239,6 +252,12 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 		live := ca.Follow(context.WithoutCancel(ctx), cl, mailbox, s.pollInterval)
 		defer live.Close()
 	}
+	// Deliver what earlier mounts or `hubfs send --queue` left queued,
+	// and whatever this one queues.
+	deliverCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
+	delivered := make(chan struct{})
+	go func() { outbox.Run(deliverCtx); close(delivered) }()
+	defer func() { stopDelivery(); <-delivered }()
 	logger.Info("mounted", "mnt", s.dir, "hub", hubAddr, "identity", key.Public().String())
 	info := mountedInfo{Dir: s.dir, Identity: key.Public().String(), Hub: hubAddr, Embedded: embedded, Pid: os.Getpid()}
 	if ready.f == nil {
@@ -258,19 +277,46 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 	// Readers of .hubfs/events would keep the mount busy: end them (EOF).
 	root.CloseEvents()
 	if err := srv.Unmount(); err != nil {
-		// Busy (a shell inside the mount): detach it now; the kernel
-		// finishes when the last user leaves.
+		// Busy (a shell inside the mount): detach it now. The name is
+		// gone from the tree at once; the processes still inside lose
+		// their descriptors when we exit, which is what a stop asks for.
+		// Nothing accepted is lost: queued messages are on disk.
 		logger.Warn("unmount failed, detaching lazily", "err", err)
 		if err := hubfs.Unmount(s.dir, true); err != nil {
 			return fmt.Errorf("unmount %s: %w", s.dir, err)
 		}
+		logger.Info("detached", "mnt", s.dir)
+		return nil
 	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("unmount %s: the kernel did not release the mount", s.dir)
-	}
+	<-done
 	return nil
+}
+
+// openOutbox opens the identity's durable queue and the outbox that sends
+// through the cache, so a delivered message shows in sentbox/ at once.
+func openOutbox(c *cli.Context, key *identity.PrivateKey, hubAddr string, ca *cache.Cache, s mountSettings, logger *slog.Logger, onEvent func(queue.Event)) (*queue.Outbox, error) {
+	path := c.String("queue-dir")
+	if path == "" {
+		p, err := queue.DefaultPath(key.Public().String())
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	dir, err := queue.OpenDir(path)
+	if err != nil {
+		return nil, err
+	}
+	return queue.New(queue.Config{
+		Dir:     dir,
+		Sender:  ca,
+		Key:     key,
+		Hub:     hubAddr,
+		Attempt: s.sendTimeout,
+		Timeout: s.opTimeout,
+		OnEvent: onEvent,
+		Logger:  logger.With("component", "queue"),
+	})
 }
 
 // startEmbeddedHub runs hubd inside this process, on --listen with --data.
