@@ -7,6 +7,7 @@ import (
 
 	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/queue"
 )
 
 // Mailbox is what the filesystem consumes. *cache.Cache implements it; a
@@ -38,3 +39,19 @@ type Mailbox interface {
 }
 
 var _ Mailbox = (*cache.Cache)(nil)
+
+// Outbox is the send path the filesystem consumes: a message handed to Send
+// is on the hub or durably queued when Send returns nil. *queue.Outbox
+// implements it.
+type Outbox interface {
+	Send(ctx context.Context, to *identity.PublicKey, body []byte) error
+	// Refusal is a permanent refusal that would meet any send now (the API
+	// key was revoked), for open to report before anything is written.
+	Refusal() error
+	Items() []queue.Item
+	Item(id string) (queue.Item, bool)
+	Cancel(id string) error
+	Stats() queue.Stats
+}
+
+var _ Outbox = (*queue.Outbox)(nil)

@@ -105,11 +105,14 @@ func newEmbeddedUser(t testing.TB, name string) *user {
 	return u
 }
 
+// stateDir is the user's $XDG_STATE_HOME (the outbox queue is under it).
+func (u *user) stateDir() string { return filepath.Join(filepath.Dir(u.keyFile), "state") }
+
 // env is the environment that gives the CLI this user's hub credentials:
 // secrets travel in the environment, never in argv.
 func (u *user) env() []string {
 	// The outbox queue lives beside the key, never in the tester's home.
-	env := append(slicesWithout(slicesWithout(os.Environ(), "HUBFS_"), "XDG_STATE_HOME="), "HUBFS_IDENTITY="+u.keyFile, "XDG_STATE_HOME="+filepath.Join(filepath.Dir(u.keyFile), "state"))
+	env := append(slicesWithout(slicesWithout(os.Environ(), "HUBFS_"), "XDG_STATE_HOME="), "HUBFS_IDENTITY="+u.keyFile, "XDG_STATE_HOME="+u.stateDir())
 	if u.dataDir != "" {
 		return env
 	}

@@ -184,13 +184,14 @@ func (d *Dir) Load() (items []Item, bad []string, err error) {
 
 // Lock takes the delivery lock of one item, so that two processes (two
 // mounts of one identity, or a mount and `hubfs send --queue`) never send
-// it at the same time. ok is false when another process holds it, or when
-// the item is gone. Unlock with the returned function.
+// it at the same time. ok is false when another process holds it; the
+// error is errGone when the item is no longer there. Unlock with the
+// returned function.
 func (d *Dir) Lock(id string) (unlock func(), ok bool, err error) {
 	f, err := os.OpenFile(d.file(id), os.O_RDONLY, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, false, nil
+			return nil, false, errGone
 		}
 		return nil, false, fmt.Errorf("queue: %w", err)
 	}
@@ -206,10 +207,14 @@ func (d *Dir) Lock(id string) (unlock func(), ok bool, err error) {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(int(f.Fd()), &st); err != nil || st.Nlink == 0 {
 		f.Close()
-		return nil, false, nil
+		return nil, false, errGone
 	}
 	return func() { f.Close() }, true, nil
 }
+
+// errGone: the item's file is gone (delivered or cancelled by another
+// process).
+var errGone = errors.New("queue: item gone")
 
 func (d *Dir) syncDir() error {
 	f, err := os.Open(d.path)

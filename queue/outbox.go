@@ -222,6 +222,13 @@ func (o *Outbox) put(it Item) error {
 	return nil
 }
 
+// forget drops an item that is no longer on disk.
+func (o *Outbox) forget(id string) {
+	o.mu.Lock()
+	delete(o.items, id)
+	o.mu.Unlock()
+}
+
 // Kick wakes the delivery loop.
 func (o *Outbox) Kick() {
 	select {
@@ -317,18 +324,15 @@ func (o *Outbox) Cancel(id string) error {
 		return ErrBusy
 	}
 	unlock, locked, err := o.cfg.Dir.Lock(id)
+	if errors.Is(err, errGone) {
+		o.forget(id) // another process delivered or cancelled it
+		return ErrNotQueued
+	}
 	if err != nil {
 		return err
 	}
 	if !locked {
-		// Another process is delivering it, or it is gone already.
-		if err := o.rescan(); err != nil {
-			return err
-		}
-		if _, still := o.Item(id); still {
-			return ErrBusy
-		}
-		return ErrNotQueued
+		return ErrBusy // another process is delivering it
 	}
 	defer unlock()
 	if err := o.cfg.Dir.Remove(id); err != nil {
@@ -457,6 +461,10 @@ func (o *Outbox) deliverAll(ctx context.Context) (progress, transient bool) {
 // process sends it at the same time.
 func (o *Outbox) deliver(ctx context.Context, it Item) (err error, tried bool) {
 	unlock, locked, lerr := o.cfg.Dir.Lock(it.ID)
+	if errors.Is(lerr, errGone) {
+		o.forget(it.ID) // another process delivered or cancelled it
+		return nil, false
+	}
 	if lerr != nil {
 		o.log.Warn("queue: lock", "err", lerr)
 		return lerr, true
