@@ -91,9 +91,6 @@ type Outbox struct {
 	log  *slog.Logger
 	kick chan struct{}
 
-	ids   sync.Mutex // guards entropy
-	entro *ulid.MonotonicEntropy
-
 	mu       sync.Mutex // guards the fields below
 	items    map[string]Item
 	inFlight map[string]bool
@@ -133,7 +130,6 @@ func New(cfg Config) (*Outbox, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		kick:     make(chan struct{}, 1),
-		entro:    ulid.Monotonic(rand.Reader, 0),
 		items:    map[string]Item{},
 		inFlight: map[string]bool{},
 	}
@@ -153,19 +149,11 @@ func (o *Outbox) Send(ctx context.Context, to *identity.PublicKey, body []byte) 
 	if err := o.Refusal(); err != nil {
 		return err
 	}
-	sealed, err := hub.Seal(o.cfg.Key, to, body)
+	it, err := NewItem(o.cfg.Key, to, body, o.cfg.Hub, o.cfg.Now())
 	if err != nil {
 		return err
 	}
-	it := Item{
-		ID:       o.newID(),
-		To:       sealed.To,
-		Size:     len(body),
-		QueuedAt: o.cfg.Now().UTC(),
-		Hub:      o.cfg.Hub,
-		Key:      hub.NewIdempotencyKey(),
-		Sealed:   sealed,
-	}
+	sealed := it.Sealed
 	// Keep the order of sends: while older messages wait, a new one
 	// waits behind them instead of overtaking.
 	if o.waiting() == 0 {
@@ -194,21 +182,35 @@ func (o *Outbox) Send(ctx context.Context, to *identity.PublicKey, body []byte) 
 	return nil
 }
 
-func (o *Outbox) newID() string {
-	o.ids.Lock()
-	defer o.ids.Unlock()
-	id := ulid.MustNew(ulid.Timestamp(o.cfg.Now()), o.entro)
-	return toLower(id.String())
+// NewItem seals body from key to to as a queue item, with a fresh local id
+// (a lowercase ULID: ids sort by queue time) and a fresh idempotency key.
+func NewItem(key identity.Identity, to *identity.PublicKey, body []byte, hubAddr string, now time.Time) (Item, error) {
+	sealed, err := hub.Seal(key, to, body)
+	if err != nil {
+		return Item{}, err
+	}
+	return Item{
+		ID:       newID(now),
+		To:       sealed.To,
+		Size:     len(body),
+		QueuedAt: now.UTC(),
+		Hub:      hubAddr,
+		Key:      hub.NewIdempotencyKey(),
+		Sealed:   sealed,
+	}, nil
 }
 
-func toLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
+var (
+	idsMu   sync.Mutex // guards entropy
+	entropy = ulid.Monotonic(rand.Reader, 0)
+)
+
+// newID makes ids that increase within this process, so queue order is
+// send order.
+func newID(now time.Time) string {
+	idsMu.Lock()
+	defer idsMu.Unlock()
+	return strings.ToLower(ulid.MustNew(ulid.Timestamp(now), entropy).String())
 }
 
 // put stores it on disk and then in memory.

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/queue"
 )
 
 // maxSendFile bounds what send reads into memory; hubs refuse far less
@@ -24,6 +27,7 @@ func sendCommand() *cli.Command {
 			"Example:\n   echo 'lunch at noon?' | hubfs send --to bbaareia...\n   id=$(hubfs send --to \"$(cat bob.pub)\" report.txt)",
 		Flags: append(connectionFlags(),
 			&cli.StringFlag{Name: "to", Usage: "recipient's public `KEY`"},
+			&cli.BoolFlag{Name: "queue", Usage: "if the hub cannot be reached or its answer is lost, keep the sealed message in the outbox queue (a running or later mount delivers it) and print queued/<local-id>"},
 		),
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
@@ -45,6 +49,9 @@ func sendCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if c.Bool("queue") {
+				return sendOrQueue(c, to, body)
+			}
 			cl, key, err := connect(c)
 			if err != nil {
 				return err
@@ -58,6 +65,48 @@ func sendCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+// sendOrQueue sends as `send` does, but a failure that may pass (the hub
+// down, slow, or its answer lost) puts the sealed message in the identity's
+// outbox queue, where a mount delivers it under the same idempotency key.
+func sendOrQueue(c *cli.Context, to *identity.PublicKey, body []byte) error {
+	key, err := loadIdentity(c)
+	if err != nil {
+		return err
+	}
+	it, err := queue.NewItem(key, to, body, c.String("hub"), time.Now())
+	if err != nil {
+		return err
+	}
+	cl, _, err := connect(c)
+	if err == nil {
+		defer cl.Close()
+		var m hub.UserMessage
+		if m, err = cl.SendSealed(c.Context, it.Sealed, it.Key); err == nil {
+			_, err = fmt.Fprintln(c.App.Writer, m.ID)
+			return err
+		}
+		it.Attempts = 1
+	}
+	if queue.Permanent(err) || c.Context.Err() != nil {
+		return hubError(c, err)
+	}
+	it.LastError = err.Error()
+	path, perr := queue.DefaultPath(key.Public().String())
+	if perr != nil {
+		return perr
+	}
+	dir, perr := queue.OpenDir(path)
+	if perr == nil {
+		perr = dir.Put(it)
+	}
+	if perr != nil {
+		return fmt.Errorf("%w; and it could not be queued: %v", hubError(c, err), perr)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "hubfs: not sent now (%v): queued in %s; a mount of this identity delivers it\n", err, path)
+	_, err = fmt.Fprintln(c.App.Writer, "queued/"+it.ID)
+	return err
 }
 
 // readBody reads the message from path, or from stdin for "" and "-".
