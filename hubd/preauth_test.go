@@ -2,6 +2,7 @@ package hubd_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -12,9 +13,14 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/hubfs/hubfs/hubd/hubdtest"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // rawCall opens an HTTP/2 connection and starts a unary call of method
@@ -131,5 +137,36 @@ func TestKeepaliveDropsSilentClient(t *testing.T) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatal("a client that answers no pings is still connected after 30 s")
+	}
+}
+
+// TestKeepaliveClientNotGoneAway: a client that pings as ours does (every
+// 15 s against a server minimum of 10 s; here the 10 s grpc lets a client
+// go down to, against 6 s), with no call open, is never sent away for
+// too many pings.
+func TestKeepaliveClientNotGoneAway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 35 s of pings")
+	}
+	t.Parallel()
+	h := hubdtest.Start(t, hubdtest.WithKeepalive(6*time.Second, 0, 0))
+	conn, err := grpc.NewClient(h.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	u := mailboxUser(t, h, conn) // connects
+	if s := conn.GetState(); s != connectivity.Ready {
+		t.Fatalf("connection %v after a call", s)
+	}
+	// Three pings' worth: grpc sends a client away at the third strike.
+	ctx, cancel := context.WithTimeout(context.Background(), 35*time.Second)
+	defer cancel()
+	if conn.WaitForStateChange(ctx, connectivity.Ready) {
+		t.Fatalf("an idle client pinging every 10 s lost its connection (%v): sent away for too many pings", conn.GetState())
+	}
+	if _, err := u.users.ListThreads(u.ctx(), &hubpb.ListThreadsRequest{}); err != nil {
+		t.Fatal(err)
 	}
 }
