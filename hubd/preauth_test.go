@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	hubpb "github.com/hubfs/hubfs/wire/pb"
@@ -168,5 +169,32 @@ func TestKeepaliveClientNotGoneAway(t *testing.T) {
 	}
 	if _, err := u.users.ListThreads(u.ctx(), &hubpb.ListThreadsRequest{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWebsocketRefusedBeforeBody: over grpc-web websockets too, a call
+// without a good API key is answered from its header block alone, while
+// its body has not been sent, with the native codes and a normal close.
+func TestWebsocketRefusedBeforeBody(t *testing.T) {
+	h := hubdtest.Start(t)
+	for _, tc := range []struct {
+		name string
+		md   metadata.MD
+		want codes.Code
+		msg  string
+	}{
+		{"no key", metadata.MD{}, codes.Unauthenticated, "Session or API key required"},
+		{"unknown key", metadata.Pairs("x-textile-api-key", "bnotakeyatallnotakeyatall00"), codes.NotFound, "API key not found or is invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := openWS(t, h.Addr, "/api.usersd.pb.APIService/SendMessage", tc.md)
+			_, st := w.next()
+			if st == nil || st.code != tc.want || st.msg != tc.msg {
+				t.Fatalf("status %+v, want %v %q", st, tc.want, tc.msg)
+			}
+			if !st.closedNormally {
+				t.Error("the socket was not closed normally after the trailers")
+			}
+		})
 	}
 }
