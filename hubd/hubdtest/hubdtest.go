@@ -46,6 +46,15 @@ func WithChallengeTimeout(d time.Duration) Option {
 	return func(c *hubd.Config) { c.ChallengeTimeout = d }
 }
 
+// WithKeepalive shortens the server's keepalive: the least time between a
+// client's pings, the idle time before the server pings, and how long it
+// waits for the answer. A zero keeps the default.
+func WithKeepalive(minTime, pingAfter, timeout time.Duration) Option {
+	return func(c *hubd.Config) {
+		c.KeepaliveMinTime, c.KeepaliveTime, c.KeepaliveTimeout = minTime, pingAfter, timeout
+	}
+}
+
 // WithDataDir serves an existing data directory instead of a new temporary
 // one (the caller owns it).
 func WithDataDir(dir string) Option {
@@ -63,13 +72,16 @@ func Start(t testing.TB, opts ...Option) *Hub {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	key, err := hubd.CreateKey(cfg.DataDir)
+	h := &Hub{DataDir: cfg.DataDir, cfg: cfg}
+	h.start(t)
+	t.Cleanup(func() { h.Stop(t) })
+	// Through the server's open store: the store is opened once per
+	// process.
+	key, err := h.Server.CreateKey(context.Background())
 	if err != nil {
 		t.Fatalf("hubdtest: create API key: %v", err)
 	}
-	h := &Hub{Key: key.Key, Secret: key.Secret, DataDir: cfg.DataDir, cfg: cfg}
-	h.start(t)
-	t.Cleanup(func() { h.Stop(t) })
+	h.Key, h.Secret = key.Key, key.Secret
 	return h
 }
 
