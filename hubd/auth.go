@@ -6,12 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/wire"
 )
 
 // Metadata keys of protocol.md §3.1.
@@ -49,16 +51,27 @@ func callerFrom(ctx context.Context) caller {
 // §3.3), so clients written against it react the same way.
 var (
 	errNoAPIKey      = status.Error(codes.Unauthenticated, "Session or API key required")
-	errBadAPIKey     = status.Error(codes.NotFound, "API key not found or is invalid")
+	errBadAPIKey     = reasonError(codes.NotFound, "API key not found or is invalid", wire.ReasonBadAPIKey)
 	errNoAPISig      = status.Error(codes.Unauthenticated, "API key signature required")
 	errBadAPISig     = status.Error(codes.Unauthenticated, "Bad API key signature")
 	errNoToken       = status.Error(codes.Unauthenticated, "Token required")
 	errBadAuthString = status.Error(codes.Unauthenticated, "Bad authorization string")
 	errNotBearer     = status.Error(codes.Unauthenticated, "Request unauthenticated with bearer")
-	errBadToken      = status.Error(codes.PermissionDenied, "Bad authorization")
+	errBadToken      = reasonError(codes.PermissionDenied, "Bad authorization", wire.ReasonBadToken)
 	errNotOwner      = status.Error(codes.PermissionDenied, "User does not own thread")
 	errShuttingDown  = status.Error(codes.Unavailable, "hub is shutting down")
 )
+
+// reasonError is a status that carries a google.rpc.ErrorInfo naming why,
+// so our client can tell failures apart that share a code (wire.ErrorDomain).
+// Code and message stay the Textile hub's: other clients see no change.
+func reasonError(code codes.Code, msg, reason string) error {
+	st, err := status.New(code, msg).WithDetails(&errdetails.ErrorInfo{Domain: wire.ErrorDomain, Reason: reason})
+	if err != nil {
+		return status.Error(code, msg) // cannot happen: the detail always marshals
+	}
+	return st.Err()
+}
 
 // authenticate checks the API key, its signature and (except for GetToken)
 // the token, in the hub's order.

@@ -13,10 +13,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
-	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 func TestAuthFailures(t *testing.T) {
@@ -34,7 +33,7 @@ func TestAuthFailures(t *testing.T) {
 	}
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
-	other, err := hubd.CreateKey(h.DataDir)
+	other, err := h.Server.CreateKey(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +104,7 @@ func TestAuthFailures(t *testing.T) {
 	})
 
 	t.Run("revoked key", func(t *testing.T) {
-		if err := hubd.RevokeKey(h.DataDir, other.Key); err != nil {
+		if err := h.Server.RevokeKey(context.Background(), other.Key); err != nil {
 			t.Fatal(err)
 		}
 		md := metadata.Join(signed(other.Key, other.Secret, future), bearer)

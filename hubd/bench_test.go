@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"testing"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // benchHub is a hub on loopback whose Bob already has stored messages from

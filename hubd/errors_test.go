@@ -5,8 +5,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // TestProtocolErrors covers protocol.md §5's error table and the other bad

@@ -8,9 +8,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // TestIsolation: Mallory, with her own valid token, can neither see nor

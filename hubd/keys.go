@@ -104,9 +104,13 @@ func openExistingDataDir(ctx context.Context, dir string) (*sqliteStore, error) 
 	return openDataDir(ctx, dir)
 }
 
-// CreateKey makes a new API key and secret in the store of dataDir. It works
-// whether or not a server is running on the directory: the store is SQLite
-// in WAL mode and the server reads keys per request.
+// CreateKey makes a new API key and secret in the store of dataDir, for a
+// process that runs no server on it (`hubfs keys`): it opens the store
+// once and closes it. It works whether or not a server in another process
+// serves the directory: the store is SQLite in WAL mode and the server
+// reads keys per request. A process that runs the server uses
+// (*Server).CreateKey instead, since the store must be opened once per
+// process.
 func CreateKey(dataDir string) (APIKey, error) {
 	ctx := context.Background()
 	s, err := openDataDir(ctx, dataDir)
@@ -114,6 +118,10 @@ func CreateKey(dataDir string) (APIKey, error) {
 		return APIKey{}, err
 	}
 	defer s.Close()
+	return createKey(ctx, s)
+}
+
+func createKey(ctx context.Context, s Store) (APIKey, error) {
 	k, err := newAPIKey()
 	if err != nil {
 		return APIKey{}, err
@@ -122,6 +130,28 @@ func CreateKey(dataDir string) (APIKey, error) {
 		return APIKey{}, err
 	}
 	return k, nil
+}
+
+// CreateKey makes a new API key in the store the server has open.
+func (s *Server) CreateKey(ctx context.Context) (APIKey, error) {
+	return createKey(ctx, s.store)
+}
+
+// ListKeys returns every key of the server's store, revoked ones included,
+// oldest first.
+func (s *Server) ListKeys(ctx context.Context) ([]APIKey, error) {
+	return s.store.ListKeys(ctx)
+}
+
+// RevokeKey marks key revoked in the server's store; the error wraps
+// ErrNotFound if the key does not exist.
+func (s *Server) RevokeKey(ctx context.Context, key string) error {
+	err := s.store.RevokeKey(ctx, key)
+	s.keys.forget(key)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("no API key %q: %w", key, ErrNotFound)
+	}
+	return err
 }
 
 func newAPIKey() (APIKey, error) {
@@ -145,7 +175,7 @@ func newAPIKey() (APIKey, error) {
 }
 
 // ListKeys returns every key of dataDir, revoked ones included, oldest
-// first. A directory without a hub store is an error wrapping
+// first, opening the store once (see CreateKey for when not to). A directory without a hub store is an error wrapping
 // os.ErrNotExist.
 func ListKeys(dataDir string) ([]APIKey, error) {
 	ctx := context.Background()
@@ -157,7 +187,8 @@ func ListKeys(dataDir string) ([]APIKey, error) {
 	return s.ListKeys(ctx)
 }
 
-// RevokeKey marks key revoked: from the next request on, calls with it fail
+// RevokeKey marks key revoked, opening the store once (see CreateKey for
+// when not to): from the next request on, calls with it fail
 // with NotFound, as for an unknown key. The error wraps ErrNotFound if the
 // key does not exist.
 func RevokeKey(dataDir, key string) error {

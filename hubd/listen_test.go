@@ -11,10 +11,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // listen opens a Listen stream and waits until the server has subscribed
@@ -190,7 +190,7 @@ func TestListenEndsOnRevoke(t *testing.T) {
 	conn := dial(t, h)
 	u := mailboxUser(t, h, conn)
 	st := listen(t, u)
-	if err := hubd.RevokeKey(h.DataDir, h.Key); err != nil {
+	if err := h.Server.RevokeKey(context.Background(), h.Key); err != nil {
 		t.Fatal(err)
 	}
 	_, err := st.Recv() // the stream's 30 s context fails the test if never ended

@@ -2,13 +2,13 @@ package hubd_test
 
 import (
 	"bytes"
+	"context"
 	"sync"
 	"testing"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
-	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 func TestSendAndRead(t *testing.T) {
@@ -102,7 +102,7 @@ func TestTamperMessage(t *testing.T) {
 }
 
 // TestConcurrentUse: sends, reads, lists and deletes from several clients
-// at once, with `hubfs keys` writing to the same store, never fail with a
+// at once, with API keys created through the same store, never fail with a
 // busy database and lose nothing.
 func TestConcurrentUse(t *testing.T) {
 	h := hubdtest.Start(t)
@@ -138,7 +138,7 @@ func TestConcurrentUse(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for range 5 {
-			if _, err := hubd.CreateKey(h.DataDir); err != nil {
+			if _, err := h.Server.CreateKey(context.Background()); err != nil {
 				errs <- err
 			}
 		}

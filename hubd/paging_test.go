@@ -9,10 +9,10 @@ import (
 
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hub/hubtest"
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 func ids(ms []*hubpb.Message) []string {

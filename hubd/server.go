@@ -22,26 +22,46 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/wire"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // Defaults for Config's zero values.
 const (
 	DefaultListen         = "127.0.0.1:3006"
 	DefaultMaxMessageSize = 1 << 20
-	// MaxMaxMessageSize is the largest MaxMessageSize: grpc's receive
-	// limit (8x it, see maxRecv) must stay within the uint32 a gRPC frame
-	// length holds, and SQLite refuses blobs of a gigabyte.
-	MaxMaxMessageSize = 128 << 20
+	// MaxMaxMessageSize is the largest MaxMessageSize: the limit every
+	// client's receive limit (wire.MaxReceiveSize) is derived from, so that
+	// whatever a hub stores, every client can list and watch.
+	MaxMaxMessageSize = wire.MaxMessageSize
 	// DefaultKeyRecheck is how often an open Listen stream checks that its
 	// API key is still valid, so that revoking a key ends its streams too.
 	DefaultKeyRecheck = 30 * time.Second
 	// DefaultChallengeTimeout is how long GetToken waits for the signed
 	// challenge, as go-threads does.
 	DefaultChallengeTimeout = time.Minute
+
+	// Keepalive defaults (Config's zero values). Clients may ping every
+	// DefaultKeepaliveMinTime at most (ours ping every 15 s, whether or not
+	// a call is open); a connection silent for DefaultKeepaliveTime gets a
+	// ping, and one that does not answer within DefaultKeepaliveTimeout is
+	// closed, so a vanished client does not pin its streams.
+	DefaultKeepaliveMinTime = 10 * time.Second
+	DefaultKeepaliveTime    = 30 * time.Second
+	DefaultKeepaliveTimeout = 10 * time.Second
+
+	// MaxStreamsPerConn bounds the calls open at once on one native gRPC
+	// connection, so one connection cannot open thousands of streams.
+	MaxStreamsPerConn = 64
 )
+
+// maxHeaderBytes bounds a call's metadata, which is read before the API key
+// can be checked: an API key, a signature and a token are well under 8 KiB
+// (grpc's default would be 16 MiB per stream).
+const maxHeaderBytes = 64 << 10
 
 // Config configures a Server. Only DataDir is required.
 type Config struct {
@@ -58,6 +78,11 @@ type Config struct {
 	// KeyRecheck is how often an open Listen stream rechecks its API key;
 	// 0 = DefaultKeyRecheck.
 	KeyRecheck time.Duration
+
+	// KeepaliveMinTime, KeepaliveTime and KeepaliveTimeout shorten the
+	// keepalive defaults in tests; 0 = the Default values. grpc raises
+	// KeepaliveTime to at least one second.
+	KeepaliveMinTime, KeepaliveTime, KeepaliveTimeout time.Duration
 }
 
 // Server is a running hub. New binds the address; Serve serves until
@@ -72,6 +97,8 @@ type Server struct {
 	events   *broker
 	ids      *idSource
 	inflight *inflight
+	keys     *keyCache // the tap's view of the API keys
+	limits   limits
 
 	// testHookSend, if set, runs inside SendMessage before the store
 	// write, so tests can hold a call in flight.
@@ -111,6 +138,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.KeyRecheck <= 0 {
 		cfg.KeyRecheck = DefaultKeyRecheck
+	}
+	if cfg.KeepaliveMinTime <= 0 {
+		cfg.KeepaliveMinTime = DefaultKeepaliveMinTime
+	}
+	if cfg.KeepaliveTime <= 0 {
+		cfg.KeepaliveTime = DefaultKeepaliveTime
+	}
+	if cfg.KeepaliveTimeout <= 0 {
+		cfg.KeepaliveTimeout = DefaultKeepaliveTimeout
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -175,10 +211,19 @@ func New(cfg Config) (*Server, error) {
 		serveErr: make(chan error, 4),
 	}
 	s.tokens = newTokenIssuer(hostKey)
-	s.events = newBroker(s.listenerBytes())
+	s.keys = newKeyCache(store)
+	lim := limitsFor(cfg.MaxMessageSize)
+	s.limits = lim
+	s.events = newBroker(lim.listenerBytes)
 	s.mux = newConnMux(ln, tlsConfig, logger)
 	s.grpc = grpc.NewServer(
-		grpc.MaxRecvMsgSize(s.maxRecv()),
+		grpc.MaxRecvMsgSize(lim.maxRecv),
+		grpc.MaxSendMsgSize(wire.MaxReceiveSize),
+		grpc.InTapHandle(s.tapHandle),
+		grpc.MaxConcurrentStreams(MaxStreamsPerConn),
+		grpc.MaxHeaderListSize(maxHeaderBytes),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: cfg.KeepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: cfg.KeepaliveTime, Timeout: cfg.KeepaliveTimeout}),
 		grpc.ChainUnaryInterceptor(s.logUnary, s.trackUnary, s.authUnary),
 		grpc.ChainStreamInterceptor(s.logStream, s.trackStream, s.authStream),
 	)
@@ -192,39 +237,58 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// maxRecv is the largest gRPC request accepted. A send carries two copies
-// plus small fields; the headroom (4x the limit per copy) lets a request
-// well over the limit reach SendMessage, whose error names the limit,
-// instead of grpc's generic one.
-func (s *Server) maxRecv() int {
-	return 8*s.cfg.MaxMessageSize + 64<<10
+// limits are the byte budgets of a hub, all derived from its per-copy
+// message size, so that any message it stores can be listed in a page of
+// one and delivered in a watch event, both within the client's receive
+// limit (wire.MaxReceiveSize).
+type limits struct {
+	// maxRecv is the largest gRPC request accepted. A send carries two
+	// copies plus small fields; the headroom (twice the copies) lets a
+	// request well over the limit reach SendMessage, whose error names the
+	// limit, instead of grpc's generic one.
+	maxRecv int
+	// wsReadLimit bounds one websocket message, which carries one whole
+	// gRPC request. Over it, the websocket library can only drop the
+	// connection (the JS client then reports "Response closed without
+	// headers"), so it is twice maxRecv: requests between the two get
+	// grpc's ResourceExhausted instead. Before a call's API key is checked
+	// far less may be read (preAuthBytes).
+	wsReadLimit int64
+	// pageBytes bounds one list reply: 64 largest messages, capped so the
+	// reply stays within the client's receive limit, and always room for
+	// one, since a limit of 1 must always work. Over it a list fails with
+	// ResourceExhausted instead of building a reply of gigabytes (10,000
+	// messages of 1 MiB); it cannot return a shorter page, since clients
+	// take a short page for the end of the box. The Go client halves its
+	// page on ResourceExhausted.
+	pageBytes int
+	// eventBytes bounds one watch event: the body base64-encoded in JSON
+	// (4/3 of it) with the signature, keys and times (eventSlack); with
+	// the reply's framing it stays within wire.MaxReceiveSize.
+	eventBytes int
+	// listenerBytes bounds the events one Listen stream may have waiting,
+	// so a stalled listener pins at most 16 largest events, at most 64 MiB
+	// unless one event is larger, rather than maxQueue of them.
+	listenerBytes int
 }
 
-// wsReadLimit bounds one websocket message, which carries one whole gRPC
-// request. Over it, the websocket library can only drop the connection (the
-// JS client then reports "Response closed without headers"), so it is twice
-// maxRecv: requests between the two get grpc's ResourceExhausted instead.
-func (s *Server) wsReadLimit() int64 {
-	return 2 * int64(s.maxRecv())
-}
+// eventSlack is what a watch event's JSON holds besides the body: the
+// signature in base64, both keys, the id, the times and the field names
+// (about 400 bytes), rounded up.
+const eventSlack = 1 << 10
 
-// pageBytes bounds one list reply. It is 64 largest messages, capped at
-// 64 MiB (the Go client's receive limit, so at the default 1 MiB limit both
-// agree), and always room for one: a limit of 1 must always work. Over it a
-// list fails with ResourceExhausted instead of building a reply of
-// gigabytes (10,000 messages of 1 MiB); it cannot return a shorter page,
-// since clients take a short page for the end of the box. The Go client
-// halves its page on ResourceExhausted.
-func (s *Server) pageBytes() int {
-	return max(min(64*s.cfg.MaxMessageSize, 64<<20), s.cfg.MaxMessageSize+64<<10)
-}
-
-// listenerBytes bounds the events one Listen stream may have waiting, so a
-// stalled listener pins at most 16 largest events (about 21 MiB at the 1
-// MiB default: an event carries the body base64-encoded, 4/3 of its size)
-// rather than maxQueue of them (5 GiB).
-func (s *Server) listenerBytes() int {
-	return 16 * (s.cfg.MaxMessageSize*4/3 + 1<<10)
+// limitsFor derives every budget from size, a per-copy ciphertext limit
+// of at most wire.MaxMessageSize.
+func limitsFor(size int) limits {
+	event := (size+2)/3*4 + eventSlack
+	recv := 4*size + wire.ReplySlack
+	return limits{
+		maxRecv:       recv,
+		wsReadLimit:   2 * int64(recv),
+		pageBytes:     max(min(64*size, wire.MaxReceiveSize-wire.ReplySlack), size+wire.ReplySlack),
+		eventBytes:    event,
+		listenerBytes: max(min(16*event, 64<<20), event),
+	}
 }
 
 // Addr is the bound host:port, useful with port 0.

@@ -18,9 +18,9 @@ import (
 	"google.golang.org/grpc/status"
 	"nhooyr.io/websocket"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // TestRestartKeepsEverything: what was acknowledged before a stop is there

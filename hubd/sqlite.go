@@ -59,7 +59,9 @@ var migrations = []string{
 }
 
 // sqliteStore is the embedded Store: one SQLite file in WAL mode, so
-// `hubfs keys` can write while a server reads and writes the same file.
+// `hubfs keys` (another process) can write while a server reads and writes
+// the same file. A process opens it once: SQLite's POSIX locks belong to
+// the process, so a second open's close could drop the first one's.
 type sqliteStore struct {
 	db *sql.DB
 }
@@ -70,12 +72,17 @@ var _ Store = (*sqliteStore)(nil)
 func openSQLite(ctx context.Context, dir string) (*sqliteStore, error) {
 	path := filepath.Join(dir, dbFile)
 	// Create the file ourselves so it is private from the first byte: it
-	// holds the API secrets.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	// holds the API secrets. Only a new file: opening and closing an
+	// existing one outside SQLite would drop every POSIX lock this process
+	// holds on it (closing any descriptor of a file does), after which
+	// another process's sqlite3 takes itself for the last user, checkpoints
+	// and deletes the WAL our connections still write to.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	f.Close()
 
 	q := url.Values{}
 	// busy_timeout lets a second process (hubfs keys next to hubfs serve)

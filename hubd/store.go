@@ -107,8 +107,10 @@ type Query struct {
 }
 
 // pageRowOverhead is a message's protobuf framing beyond its bytes and
-// strings: tags, lengths and the two varint times, rounded up.
-const pageRowOverhead = 32
+// strings: tags, lengths (up to 5 bytes each for the message and its body)
+// and the two varint times (10 bytes each with their tags), rounded up.
+// Never too low: a page within the budget must fit the client's limit.
+const pageRowOverhead = 64
 
 // pageSize is what a message adds to a page.
 func pageSize(m Message) int {

@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // MailboxName is the thread DB that holds a user's inbox and sentbox.
@@ -177,7 +177,7 @@ func (u *usersService) list(ctx context.Context, q Query) ([]*hubpb.Message, err
 	if err := u.hasMailbox(ctx, q.Owner); err != nil {
 		return nil, err
 	}
-	q.MaxBytes = u.s.pageBytes()
+	q.MaxBytes = u.s.limits.pageBytes
 	msgs, err := u.s.store.ListMessages(ctx, q)
 	if errors.Is(err, ErrTooLarge) {
 		return nil, status.Errorf(codes.ResourceExhausted,

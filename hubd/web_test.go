@@ -19,9 +19,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"nhooyr.io/websocket"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // wsCall is a grpc-web call over a websocket, framed as the improbable-eng
@@ -280,7 +280,7 @@ func TestWebsocketOversizeRefused(t *testing.T) {
 	}{
 		{limit + 1, "4096"},             // SendMessage's own check, naming the limit
 		{3 * limit, "4096"},             // still SendMessage's
-		{20 * limit, "larger than max"}, // grpc's receive limit (8x + 64 KiB)
+		{10 * limit, "larger than max"}, // grpc's receive limit (4x + 64 KiB)
 	} {
 		var sent hubpb.SendMessageResponse
 		st := unaryWS(t, h.Addr, "/api.usersd.pb.APIService/SendMessage", alice.md, sendReq(t, alice, bob.id, make([]byte, tc.size)), &sent)

@@ -191,7 +191,7 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 			}
 		}()
 		hubAddr = addr
-		if cl, key, err = connectEmbedded(c, addr); err != nil {
+		if cl, key, err = connectEmbedded(c, srv, addr); err != nil {
 			return err
 		}
 	} else {
@@ -304,7 +304,7 @@ func startEmbeddedHub(c *cli.Context, logger *slog.Logger, maxCipher int) (*hubd
 // first unrevoked key in the data directory, created on first use, so a
 // newcomer needs no key at all; the identity is created if missing (as
 // `hubfs init` would).
-func connectEmbedded(c *cli.Context, addr string) (*hub.Client, *identity.PrivateKey, error) {
+func connectEmbedded(c *cli.Context, srv *hubd.Server, addr string) (*hub.Client, *identity.PrivateKey, error) {
 	path, err := identityPath(c)
 	if err != nil {
 		return nil, nil, err
@@ -328,13 +328,7 @@ func connectEmbedded(c *cli.Context, addr string) (*hub.Client, *identity.Privat
 			return nil, nil, err
 		}
 	} else {
-		dataDir := c.String("data")
-		if dataDir == "" {
-			if dataDir, err = hubd.DefaultDataDir(); err != nil {
-				return nil, nil, err
-			}
-		}
-		k, err := embeddedKey(dataDir)
+		k, err := embeddedKey(c.Context, srv)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -355,9 +349,11 @@ func connectEmbedded(c *cli.Context, addr string) (*hub.Client, *identity.Privat
 	return cl, key, nil
 }
 
-func embeddedKey(dataDir string) (hubd.APIKey, error) {
-	keys, err := hubd.ListKeys(dataDir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+// embeddedKey goes through the embedded hub's open store: a second open
+// in this process would drop the hub's SQLite locks when it closed.
+func embeddedKey(ctx context.Context, srv *hubd.Server) (hubd.APIKey, error) {
+	keys, err := srv.ListKeys(ctx)
+	if err != nil {
 		return hubd.APIKey{}, err
 	}
 	for _, k := range keys {
@@ -365,7 +361,7 @@ func embeddedKey(dataDir string) (hubd.APIKey, error) {
 			return k, nil
 		}
 	}
-	return hubd.CreateKey(dataDir)
+	return srv.CreateKey(ctx)
 }
 
 // readiness reports on HUBFS_READY_FD, when it is set, exactly once.

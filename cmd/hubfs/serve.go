@@ -49,7 +49,7 @@ func serveCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: hubd.DefaultListen, Usage: "`ADDR` to serve on (host:port; port 0 picks one)", EnvVars: []string{"HUBFS_LISTEN"}},
 			dataFlag(),
-			&cli.IntFlag{Name: "max-message-size", Value: hubd.DefaultMaxMessageSize, Usage: "largest message body accepted, in `BYTES` of ciphertext per copy (at most 128 MiB)"},
+			&cli.IntFlag{Name: "max-message-size", Value: hubd.DefaultMaxMessageSize, Usage: "largest message body accepted, in `BYTES` of ciphertext per copy (at most 64 MiB)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve TLS with this certificate `FILE` (PEM; needs --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "private key `FILE` of --tls-cert (PEM)"},
 			&cli.BoolFlag{Name: "insecure", Usage: "allow plaintext on an address other machines can reach"},
@@ -101,7 +101,9 @@ func runServe(c *cli.Context) error {
 	if _, err := fmt.Fprintln(c.App.Writer, srv.Addr()); err != nil {
 		return err
 	}
-	keys, err := hubd.ListKeys(dir)
+	// Through the server: a second open of the store in this process
+	// would drop its locks when closed.
+	keys, err := srv.ListKeys(context.Background())
 	if err == nil && !anyActive(keys) {
 		logger.Warn("no API key in the data directory yet: create one with `hubfs keys create`", "data", dir)
 	}

@@ -63,13 +63,16 @@ func Start(t testing.TB, opts ...Option) *Hub {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
-	key, err := hubd.CreateKey(cfg.DataDir)
+	h := &Hub{DataDir: cfg.DataDir, cfg: cfg}
+	h.start(t)
+	t.Cleanup(func() { h.Stop(t) })
+	// Through the server's open store: the store is opened once per
+	// process.
+	key, err := h.Server.CreateKey(context.Background())
 	if err != nil {
 		t.Fatalf("hubdtest: create API key: %v", err)
 	}
-	h := &Hub{Key: key.Key, Secret: key.Secret, DataDir: cfg.DataDir, cfg: cfg}
-	h.start(t)
-	t.Cleanup(func() { h.Stop(t) })
+	h.Key, h.Secret = key.Key, key.Secret
 	return h
 }
 
