@@ -14,8 +14,10 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/wire"
 	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
@@ -23,10 +25,15 @@ const (
 	// DefaultTimeout bounds every call that does not say otherwise.
 	DefaultTimeout = 10 * time.Second
 
-	// maxRecvMsgSize lets a page of many messages through: grpc-go's 4 MiB
-	// default would fail a page of a few big messages. Pages that are still
-	// too big are halved by the page iterator.
-	maxRecvMsgSize = 64 << 20
+	// DefaultKeepaliveTime and DefaultKeepaliveTimeout: a connection that
+	// has carried nothing for DefaultKeepaliveTime gets a ping, and one
+	// whose ping is not answered within DefaultKeepaliveTimeout is closed,
+	// so a silently dead connection (a stalled NAT, a vanished peer) fails
+	// its calls with ErrUnavailable and breaks its watches within 25 s,
+	// instead of leaving them to time out for as long as TCP retransmits.
+	// Our hub permits a ping every 10 s (hubd.DefaultKeepaliveMinTime).
+	DefaultKeepaliveTime    = 15 * time.Second
+	DefaultKeepaliveTimeout = 10 * time.Second
 
 	// retries of an idempotent call on Unavailable, after the first try; with
 	// retryBase doubling, the last one starts about 1.5 s after the first.
@@ -45,6 +52,9 @@ type config struct {
 	key      string
 	secret   string
 	userAuth func(context.Context) (UserAuth, error)
+	identity identity.Identity
+	kaTime   time.Duration
+	kaWait   time.Duration
 }
 
 // WithKeyInfo authenticates every call with an API key and, when secret is
@@ -88,6 +98,15 @@ func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = 
 // so tests can step time instead of sleeping.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
+// WithKeepalive sets how long a connection may stay silent before a ping
+// (idle) and how long the ping may take to be answered (DefaultKeepaliveTime and
+// DefaultKeepaliveTimeout if not set), e.g. to shorten them in tests. grpc
+// raises an idle time under 10 s to 10 s, and a hub that permits pings less
+// often than every idle closes the connection.
+func WithKeepalive(idle, timeout time.Duration) Option {
+	return func(c *config) { c.kaTime, c.kaWait = idle, timeout }
+}
+
 // Client talks to one hub. It is safe for concurrent use. Copies made by
 // CopyAuth and WithThread share its connection and its auth.
 type Client struct {
@@ -104,12 +123,15 @@ type Client struct {
 // is TLS unless addr is a loopback address (hubd's default listener speaks
 // plaintext) or WithInsecure is given.
 func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
-	cfg := &config{timeout: DefaultTimeout, now: time.Now}
+	cfg := &config{timeout: DefaultTimeout, now: time.Now, kaTime: DefaultKeepaliveTime, kaWait: DefaultKeepaliveTimeout}
 	for _, o := range opts {
 		o(cfg)
 	}
 	if cfg.timeout <= 0 {
 		return nil, invalidf("timeout must be positive, got %v", cfg.timeout)
+	}
+	if cfg.kaTime <= 0 || cfg.kaWait <= 0 {
+		return nil, invalidf("keepalive time and timeout must be positive, got %v and %v", cfg.kaTime, cfg.kaWait)
 	}
 	if cfg.userAuth != nil && cfg.key != "" {
 		return nil, invalidf("WithKeyInfo and WithUserAuth are exclusive")
@@ -141,7 +163,12 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	}
 	conn, err := grpc.NewClient(target,
 		grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
+		// Every message a hub of ours stores fits in a reply this big; a
+		// page of many is halved by the pager until it fits.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(wire.MaxReceiveSize)),
+		// Pings even with no call open, so an idle mount learns that its
+		// connection died before its next ls needs it.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: cfg.kaTime, Timeout: cfg.kaWait, PermitWithoutStream: true}),
 		// grpc-go backs reconnects off up to 2 minutes; a mount wants its
 		// hub back within seconds of the hub's return.
 		grpc.WithConnectParams(grpc.ConnectParams{
