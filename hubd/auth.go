@@ -60,6 +60,7 @@ var (
 	errBadToken      = reasonError(codes.PermissionDenied, "Bad authorization", wire.ReasonBadToken)
 	errNotOwner      = status.Error(codes.PermissionDenied, "User does not own thread")
 	errShuttingDown  = status.Error(codes.Unavailable, "hub is shutting down")
+	errNoSpace       = reasonError(codes.ResourceExhausted, "the hub is out of disk space: nothing was stored", wire.ReasonNoSpace)
 )
 
 // reasonError is a status that carries a google.rpc.ErrorInfo naming why,
@@ -169,8 +170,13 @@ func apiKeyPrefix(ctx context.Context) string {
 }
 
 // internal logs a store failure and returns a status that does not leak it.
+// A full disk is the one failure a client can act on (and must not retry
+// at once): ResourceExhausted with wire.ReasonNoSpace.
 func (s *Server) internal(ctx context.Context, what string, err error) error {
 	s.log.ErrorContext(ctx, what, "err", err)
+	if errors.Is(noSpace(err), ErrNoSpace) {
+		return errNoSpace
+	}
 	return status.Error(codes.Internal, "internal error: "+what)
 }
 

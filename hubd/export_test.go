@@ -1,6 +1,23 @@
 package hubd
 
-import "context"
+import (
+	"context"
+	"time"
+)
+
+// PruneSendKeysAt forgets idempotency keys as the hourly prune would at now.
+func PruneSendKeysAt(s *Server, now time.Time) { s.pruneSendKeys(now) }
+
+// Limits are the byte budgets derived from a message size, for table tests.
+type Limits struct {
+	MaxRecv, PageBytes, EventBytes, ListenerBytes int
+	WSReadLimit                                   int64
+}
+
+func LimitsFor(size int) Limits {
+	l := limitsFor(size)
+	return Limits{MaxRecv: l.maxRecv, PageBytes: l.pageBytes, EventBytes: l.eventBytes, ListenerBytes: l.listenerBytes, WSReadLimit: l.wsReadLimit}
+}
 
 // SetSendHook runs f inside every SendMessage before the message is stored.
 // Set it before serving.

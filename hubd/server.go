@@ -58,6 +58,15 @@ const (
 	MaxStreamsPerConn = 64
 )
 
+// SendKeyRetention is how long a send's idempotency key is remembered: a
+// repeat within it is answered with the first message, a later one is
+// stored anew. A week outlasts any client's retry of a queued send.
+const SendKeyRetention = 7 * 24 * time.Hour
+
+// pruneEvery is how often old idempotency keys are forgotten while the
+// hub runs (and once at start).
+const pruneEvery = time.Hour
+
 // maxHeaderBytes bounds a call's metadata, which is read before the API key
 // can be checked: an API key, a signature and a token are well under 8 KiB
 // (grpc's default would be 16 MiB per stream).
@@ -212,6 +221,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.tokens = newTokenIssuer(hostKey)
 	s.keys = newKeyCache(store)
+	s.pruneSendKeys(time.Now())
 	lim := limitsFor(cfg.MaxMessageSize)
 	s.limits = lim
 	s.events = newBroker(lim.listenerBytes)
@@ -332,6 +342,7 @@ func (s *Server) Serve() error {
 			s.serveErr <- err
 		}
 	}()
+	go s.pruneLoop()
 	close(s.ready)
 
 	select {
@@ -399,6 +410,38 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.log.Info("hub stopped")
 	return errors.Join(errs...)
+}
+
+// pruneSendKeys forgets the idempotency keys older than SendKeyRetention
+// at now. A failure only keeps them longer, so it is logged, not fatal.
+func (s *Server) pruneSendKeys(now time.Time) {
+	n, err := s.store.PruneSendKeys(context.Background(), now.Add(-SendKeyRetention).UnixNano())
+	if err != nil {
+		s.log.Warn("forget old idempotency keys", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Debug("forgot old idempotency keys", "count", n)
+	}
+}
+
+// pruneLoop prunes every pruneEvery until shutdown, which closes the
+// store only after calls (and so this) are done.
+func (s *Server) pruneLoop() {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			if !s.inflight.enter() {
+				return
+			}
+			s.pruneSendKeys(now)
+			s.inflight.leave()
+		case <-s.events.done:
+			return
+		}
+	}
 }
 
 // isLoopback reports whether a listen address can only be reached from this

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver: no cgo
+	"modernc.org/sqlite" // registers the pure-Go "sqlite" driver: no cgo
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // dbFile is the store's name inside the data directory.
@@ -56,6 +58,16 @@ var migrations = []string{
 		sent       INTEGER NOT NULL DEFAULT 0,
 		first_seen INTEGER NOT NULL
 	);`,
+	// 2: idempotency keys of sends: (sender, key) -> the message stored
+	// under it, written in the send's transaction.
+	`CREATE TABLE send_keys (
+		sender     TEXT NOT NULL,
+		key        TEXT NOT NULL,
+		message_id TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		PRIMARY KEY (sender, key)
+	) WITHOUT ROWID;
+	CREATE INDEX send_keys_created ON send_keys (created_at);`,
 }
 
 // sqliteStore is the embedded Store: one SQLite file in WAL mode, so
@@ -318,28 +330,80 @@ func scanMessage(row interface{ Scan(...any) error }) (Message, error) {
 }
 
 func (s *sqliteStore) AddMessage(ctx context.Context, inbox, sentbox Message) error {
+	_, err := s.AddMessageOnce(ctx, inbox, sentbox, "")
+	return err
+}
+
+func (s *sqliteStore) AddMessageOnce(ctx context.Context, inbox, sentbox Message, key string) (Sent, error) {
+	sent, err := s.addMessage(ctx, inbox, sentbox, key)
+	if err != nil {
+		return Sent{}, fmt.Errorf("add message: %w", noSpace(err))
+	}
+	return sent, nil
+}
+
+func (s *sqliteStore) addMessage(ctx context.Context, inbox, sentbox Message, key string) (Sent, error) {
+	// The transaction takes the write lock at once (_txlock=immediate), so
+	// two sends under one key, even from two processes, are ordered: the
+	// second sees the first's row.
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("add message: %w", err)
+		return Sent{}, err
 	}
 	defer tx.Rollback()
+	if key != "" {
+		var first Sent
+		err := tx.QueryRowContext(ctx,
+			`SELECT message_id, created_at FROM send_keys WHERE sender = ? AND key = ?`, sentbox.Owner, key).
+			Scan(&first.ID, &first.CreatedAt)
+		if err == nil {
+			return first, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return Sent{}, err
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO send_keys (sender, key, message_id, created_at) VALUES (?, ?, ?, ?)`,
+			sentbox.Owner, key, sentbox.ID, sentbox.CreatedAt); err != nil {
+			return Sent{}, err
+		}
+	}
 	for _, m := range []Message{inbox, sentbox} {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO messages (`+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.Owner, m.Box, m.ID, m.From, m.To, m.Body, m.Signature, m.CreatedAt, m.ReadAt); err != nil {
-			return fmt.Errorf("add message: %w", err)
+			return Sent{}, err
 		}
 	}
 	if err := touchUser(ctx, tx, sentbox.Owner, sentbox.CreatedAt); err != nil {
-		return fmt.Errorf("add message: %w", err)
+		return Sent{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET sent = sent + 1 WHERE owner = ?`, sentbox.Owner); err != nil {
-		return fmt.Errorf("add message: %w", err)
+		return Sent{}, err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("add message: %w", err)
+		return Sent{}, err
 	}
-	return nil
+	return Sent{ID: sentbox.ID, CreatedAt: sentbox.CreatedAt, Stored: true}, nil
+}
+
+func (s *sqliteStore) PruneSendKeys(ctx context.Context, before int64) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM send_keys WHERE created_at < ?`, before)
+	if err != nil {
+		return 0, fmt.Errorf("prune send keys: %w", noSpace(err))
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// noSpace marks a failure for want of disk space (SQLITE_FULL, or ENOSPC
+// from the file system) as ErrNoSpace, keeping the cause.
+func noSpace(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL || errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
 }
 
 func (s *sqliteStore) ListMessages(ctx context.Context, q Query) ([]Message, error) {

@@ -31,6 +31,14 @@ type Store interface {
 	// AddMessage stores the inbox and sentbox copies of one message
 	// atomically and counts the send against the sender.
 	AddMessage(ctx context.Context, inbox, sentbox Message) error
+	// AddMessageOnce is AddMessage under the sender's idempotency key
+	// (none if empty): if the sender already sent under key, it stores
+	// nothing and returns the first message's id and time, Stored false.
+	// The key is recorded in the message's transaction.
+	AddMessageOnce(ctx context.Context, inbox, sentbox Message, key string) (Sent, error)
+	// PruneSendKeys forgets idempotency keys recorded before the Unix ns
+	// time before, and says how many.
+	PruneSendKeys(ctx context.Context, before int64) (int64, error)
 	ListMessages(ctx context.Context, q Query) ([]Message, error)
 	// MarkRead sets read_at on an inbox message and returns it updated, or
 	// ErrNotFound.
@@ -49,7 +57,17 @@ var (
 	ErrIDTaken   = errors.New("thread id is taken")
 	// ErrTooLarge: a page would hold more than Query.MaxBytes.
 	ErrTooLarge = errors.New("page is too large")
+	// ErrNoSpace: the store's disk is full; nothing of the write was kept.
+	ErrNoSpace = errors.New("no space left for the store")
 )
+
+// Sent is what a send stored, or what the first send under its
+// idempotency key stored.
+type Sent struct {
+	ID        string
+	CreatedAt int64 // Unix ns
+	Stored    bool  // false: a repeat, nothing was stored
+}
 
 // Box is a mailbox collection. The numbers are stored: never renumber.
 type Box int

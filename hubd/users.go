@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/wire"
 	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
@@ -95,8 +97,32 @@ func (u *usersService) hasMailbox(ctx context.Context, owner string) error {
 	return nil
 }
 
+// maxIdempotencyKey bounds an idempotency key: ours are 32 hex digits, and
+// a key is a name, not a payload.
+const maxIdempotencyKey = 128
+
+// idempotencyKey reads and checks the call's wire.IdempotencyKeyHeader;
+// "" when there is none.
+func idempotencyKey(ctx context.Context) (string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	key := firstMD(md, wire.IdempotencyKeyHeader)
+	if len(key) > maxIdempotencyKey {
+		return "", status.Errorf(codes.InvalidArgument, "%s is %d bytes, the limit is %d", wire.IdempotencyKeyHeader, len(key), maxIdempotencyKey)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] <= ' ' || key[i] > '~' {
+			return "", status.Errorf(codes.InvalidArgument, "%s must be printable ASCII without spaces", wire.IdempotencyKeyHeader)
+		}
+	}
+	return key, nil
+}
+
 func (u *usersService) SendMessage(ctx context.Context, req *hubpb.SendMessageRequest) (*hubpb.SendMessageResponse, error) {
 	c := callerFrom(ctx)
+	key, err := idempotencyKey(ctx)
+	if err != nil {
+		return nil, err
+	}
 	max := u.s.cfg.MaxMessageSize
 	for _, b := range [][]byte{req.GetToBody(), req.GetFromBody()} {
 		if len(b) > max {
@@ -136,8 +162,14 @@ func (u *usersService) SendMessage(ctx context.Context, req *hubpb.SendMessageRe
 		Body: req.GetToBody(), Signature: req.GetToSignature(), CreatedAt: now}
 	sent := Message{Box: Sentbox, Owner: c.id, ID: id, From: c.id, To: toID,
 		Body: req.GetFromBody(), Signature: req.GetFromSignature(), CreatedAt: now}
-	if err := u.s.store.AddMessage(ctx, in, sent); err != nil {
+	stored, err := u.s.store.AddMessageOnce(ctx, in, sent, key)
+	if err != nil {
 		return nil, u.s.internal(ctx, "store message", err)
+	}
+	if !stored.Stored {
+		// A repeat of a send that is stored already: answer as the first
+		// time, tell listeners nothing.
+		return &hubpb.SendMessageResponse{Id: stored.ID, CreatedAt: stored.CreatedAt}, nil
 	}
 	u.s.events.publish(event{owner: in.Owner, box: Inbox, id: id, action: hubpb.ListenReply_CREATE, instance: messageJSON(in)})
 	u.s.events.publish(event{owner: sent.Owner, box: Sentbox, id: id, action: hubpb.ListenReply_CREATE, instance: messageJSON(sent)})

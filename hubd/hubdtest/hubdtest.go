@@ -46,6 +46,15 @@ func WithChallengeTimeout(d time.Duration) Option {
 	return func(c *hubd.Config) { c.ChallengeTimeout = d }
 }
 
+// WithKeepalive shortens the server's keepalive: the least time between a
+// client's pings, the idle time before the server pings, and how long it
+// waits for the answer. A zero keeps the default.
+func WithKeepalive(minTime, pingAfter, timeout time.Duration) Option {
+	return func(c *hubd.Config) {
+		c.KeepaliveMinTime, c.KeepaliveTime, c.KeepaliveTimeout = minTime, pingAfter, timeout
+	}
+}
+
 // WithDataDir serves an existing data directory instead of a new temporary
 // one (the caller owns it).
 func WithDataDir(dir string) Option {
