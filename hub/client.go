@@ -98,6 +98,14 @@ func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = 
 // so tests can step time instead of sleeping.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
+// WithIdentity lets the client get its user token itself: it runs the
+// token handshake for id before the first call that needs a token when it
+// has none, and again, once per call, when the hub refuses the token it has
+// (Unauthenticated, or our hub's "bad token" after its host key changed),
+// retrying the call with the new one. Without it a refused token is the
+// caller's to renew (GetToken, SetToken).
+func WithIdentity(id identity.Identity) Option { return func(c *config) { c.identity = id } }
+
 // WithKeepalive sets how long a connection may stay silent before a ping
 // (idle) and how long the ping may take to be answered (DefaultKeepaliveTime and
 // DefaultKeepaliveTimeout if not set), e.g. to shorten them in tests. grpc
@@ -147,7 +155,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &auth{now: cfg.now, key: cfg.key, secret: cfg.secret, userAuth: cfg.userAuth, sigKey: cfg.key}
+	a := &auth{now: cfg.now, key: cfg.key, secret: cfg.secret, userAuth: cfg.userAuth, identity: cfg.identity, sigKey: cfg.key}
 	if err := a.validate(); err != nil {
 		return nil, err
 	}
@@ -242,23 +250,45 @@ func (c *Client) WithThread(id identity.ThreadID) *Client {
 
 // call runs one unary RPC under the call deadline with auth headers.
 // Idempotent calls retry with backoff on Unavailable; others never retry.
+// With WithIdentity, a call the hub refuses for its token is made once more
+// with a new one: the hub refused it before doing anything.
 func (c *Client) call(ctx context.Context, op string, kind callKind, idempotent bool, extra []string, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
 	defer cancel()
+	if err := c.ensureToken(ctx, kind); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	for renewed := false; ; renewed = true {
+		stale := c.Token()
+		err := c.attempts(ctx, idempotent, extra, fn)
+		if err == nil {
+			return nil
+		}
+		cerr := classify(op, kind, err)
+		if renewed || !c.mayRenew(kind, cerr) || c.renewToken(ctx, stale) != nil {
+			// A failed renewal keeps the hub's refusal: it says what
+			// is wrong.
+			return cerr
+		}
+	}
+}
+
+// attempts runs fn with auth headers, repeating it on Unavailable when it
+// is idempotent. It returns fn's last error as gRPC made it.
+func (c *Client) attempts(ctx context.Context, idempotent bool, extra []string, fn func(context.Context) error) error {
 	ctx, err := c.outgoing(ctx, extra...)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return err
 	}
 	for attempt := 0; ; attempt++ {
 		err = fn(ctx)
 		if err == nil || !idempotent || !retryable(err) || attempt == retries {
-			break
+			return err
 		}
 		if !sleep(ctx, backoffDelay(retryBase, attempt, time.Second)) {
-			break
+			return err
 		}
 	}
-	return classify(op, kind, err)
 }
 
 // backoffDelay is base*2^attempt capped at max, with ±20% jitter so many

@@ -87,6 +87,7 @@ type callKind int
 const (
 	plainCall   callKind = iota // FailedPrecondition -> ErrInvalid
 	mailboxCall                 // FailedPrecondition -> ErrNoMailbox
+	tokenCall                   // as plainCall; the token handshake, which needs no token
 )
 
 // classify turns a gRPC error into a domain error for operation op.
@@ -141,7 +142,7 @@ func classify(op string, kind callKind, err error) error {
 	default:
 		// Unknown, Internal, Aborted, DataLoss: no domain meaning.
 	}
-	return &statusError{op: op, code: st.Code(), sentinel: sentinel, msg: st.Message()}
+	return &statusError{op: op, code: st.Code(), sentinel: sentinel, msg: st.Message(), badToken: tokenRefused(st)}
 }
 
 // statusError is a failed call as the hub answered it. It wraps the domain
@@ -153,6 +154,7 @@ type statusError struct {
 	code     codes.Code
 	sentinel error // nil for codes without a domain meaning
 	msg      string
+	badToken bool // the hub refused the call's token (see tokenRefused)
 }
 
 func (e *statusError) Error() string {
@@ -195,11 +197,7 @@ func reasonOf(st *status.Status) string {
 // missing token or API signature (Unauthenticated), or a token it cannot
 // verify (PermissionDenied with wire.ReasonBadToken, our hub's answer for a
 // token signed by another host key). A new token may cure either.
-func tokenRefused(err error) bool {
-	st, ok := status.FromError(err)
-	if !ok {
-		return false
-	}
+func tokenRefused(st *status.Status) bool {
 	switch st.Code() {
 	case codes.Unauthenticated:
 		return true

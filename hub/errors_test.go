@@ -184,7 +184,7 @@ func TestClassifyReasons(t *testing.T) {
 					t.Errorf("%v: errors.Is(%v) = %v, want %v", err, s, !want, want)
 				}
 			}
-			if got := tokenRefused(tc.err); got != tc.tokens {
+			if got := tokenRefused(status.Convert(tc.err)); got != tc.tokens {
 				t.Errorf("tokenRefused = %v, want %v", got, tc.tokens)
 			}
 		})
