@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -175,5 +176,29 @@ func TestBadAPIKeyIsRecorded(t *testing.T) {
 	}
 	if got := r.errors.Entries(); len(got) != 1 || got[0].Errno != "EACCES" {
 		t.Errorf("recorded %+v, want one EACCES entry", got)
+	}
+}
+
+// TestRevokedAPIKeyIsEACCES: after `hubfs keys revoke`, ls in the mount
+// said ENOENT and .hubfs/errors said nothing; the docs promise EACCES. Our
+// hub marks the NotFound as a bad API key, which is EACCES, and recorded.
+func TestRevokedAPIKeyIsEACCES(t *testing.T) {
+	h := hubdtest.Start(t)
+	m := mountTest(t, h, cache.Config{})
+	if _, err := os.ReadDir(m.path("inbox")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Server.RevokeKey(context.Background(), h.Key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadDir(m.path("inbox")); !errors.Is(err, syscall.EACCES) {
+		t.Errorf("ls inbox with a revoked API key: %v, want EACCES", err)
+	}
+	b, err := os.ReadFile(m.path(".hubfs", "errors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "EACCES") || !strings.Contains(string(b), "NotFound") {
+		t.Errorf(".hubfs/errors does not record the refusal:\n%s", b)
 	}
 }
