@@ -83,3 +83,11 @@ func TestKeepaliveNoticesAStalledConnection(t *testing.T) {
 		t.Errorf("created %s, want %s", e.MessageID, m.ID)
 	}
 }
+
+func TestKeepaliveMustBePositive(t *testing.T) {
+	for _, kp := range [][2]time.Duration{{0, time.Second}, {time.Second, 0}, {-time.Second, time.Second}} {
+		if _, err := hub.Dial(context.Background(), "127.0.0.1:1", hub.WithKeepalive(kp[0], kp[1])); !errors.Is(err, hub.ErrInvalid) {
+			t.Errorf("keepalive %v: %v, want ErrInvalid", kp, err)
+		}
+	}
+}

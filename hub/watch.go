@@ -80,7 +80,9 @@ func (w *Watch) Err() error {
 // so with its first event). Streams the hub accepts and then refuses do not
 // count: one Disconnected covers the whole outage, and the backoff grows
 // until a stream is confirmed. Changes in between are lost: relist the box
-// on Reconnected.
+// on Reconnected. A client given its identity (WithIdentity) gets a new
+// token when the hub refuses the stream's, once per outage, so a hub whose
+// host key changed does not stop the watch.
 //
 // fn runs on one goroutine, one event at a time, in the hub's order; a slow
 // fn delays later events and holds the stream's flow control.
@@ -159,8 +161,14 @@ func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identit
 		if renewed || !c.mayRenew(mailboxCall, err) {
 			return false
 		}
-		renewed = true
-		return c.renewToken(ctx, stale) == nil
+		rerr := c.renewToken(ctx, stale)
+		if rerr == nil {
+			renewed = true
+			return true
+		}
+		// A handshake that failed for now (the hub went away again) is
+		// tried again at the next reconnect; only a refusal is final.
+		return !permanent(rerr)
 	}
 	stale := c.Token() // the token the current stream was opened with
 	confirmed := func() {
