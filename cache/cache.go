@@ -32,6 +32,7 @@ import (
 type Backend interface {
 	ListInboxMessages(ctx context.Context, opts hub.InboxListOptions) ([]hub.UserMessage, error)
 	ListSentboxMessages(ctx context.Context, opts hub.SentboxListOptions) ([]hub.UserMessage, error)
+	Message(ctx context.Context, box hub.Box, id string) (hub.UserMessage, error)
 	ReadInboxMessage(ctx context.Context, id string) (time.Time, error)
 	DeleteInboxMessage(ctx context.Context, id string) error
 	DeleteSentboxMessage(ctx context.Context, id string) error
@@ -432,35 +433,19 @@ func (c *Cache) localLocked(box Box, kind ChangeKind, e Entry) {
 	}
 }
 
-// fetchAll pages through a whole box, oldest first. Seek is inclusive, so
-// every page after the first asks for one more and drops the repeat.
+// fetchAll lists a whole box, oldest first, with hub's pager (which halves
+// a page the hub refuses as too large) over this cache's page calls.
 func (c *Cache) fetchAll(ctx context.Context, box Box) ([]hub.UserMessage, error) {
 	var all []hub.UserMessage
-	seek := ""
-	for {
-		limit := c.cfg.PageSize
-		if seek != "" {
-			limit++
-		}
-		page, err := c.page(ctx, box, seek, limit)
+	for m, err := range hub.Pages(hub.ListOptions{Limit: c.cfg.PageSize, Ascending: true}, func(seek string, limit int) ([]hub.UserMessage, error) {
+		return c.page(ctx, box, seek, limit)
+	}) {
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range page {
-			if seek != "" && m.ID <= seek {
-				continue
-			}
-			all = append(all, m)
-		}
-		if len(page) < limit || len(page) == 0 {
-			return all, nil
-		}
-		next := page[len(page)-1].ID
-		if next <= seek {
-			return all, nil // a hub that ignores seek: stop rather than loop
-		}
-		seek = next
+		all = append(all, m)
 	}
+	return all, nil
 }
 
 func (c *Cache) page(ctx context.Context, box Box, seek string, limit int) ([]hub.UserMessage, error) {
@@ -470,12 +455,27 @@ func (c *Cache) page(ctx context.Context, box Box, seek string, limit int) ([]hu
 	)
 	if box == Inbox {
 		page, err = c.hub.ListInboxMessages(ctx, hub.InboxListOptions{Seek: seek, Limit: limit, Ascending: true})
-		c.called("ListInboxMessages", err)
 	} else {
 		page, err = c.hub.ListSentboxMessages(ctx, hub.SentboxListOptions{Seek: seek, Limit: limit, Ascending: true})
-		c.called("ListSentboxMessages", err)
 	}
+	c.called(listOp(box), err)
 	return page, err
+}
+
+// listOp names the hub call that lists box, for the call counts.
+func listOp(box Box) string {
+	if box == Inbox {
+		return "ListInboxMessages"
+	}
+	return "ListSentboxMessages"
+}
+
+// hubBox is box as the hub client names it.
+func hubBox(box Box) hub.Box {
+	if box == Inbox {
+		return hub.Inbox
+	}
+	return hub.Sentbox
 }
 
 // Open returns a message's plaintext, its signature verified. A bad
@@ -518,8 +518,7 @@ func isPermanent(err error) bool {
 	return errors.Is(err, hub.ErrBadSignature) || errors.Is(err, hub.ErrDecrypt)
 }
 
-// message returns a message with its body, from the cache or from the hub
-// (a one-message page that starts at the id: seek is inclusive).
+// message returns a message with its body, from the cache or from the hub.
 func (c *Cache) message(ctx context.Context, box Box, id string) (hub.UserMessage, error) {
 	k := bodyKey(box, id)
 	c.mu.Lock()
@@ -530,17 +529,19 @@ func (c *Cache) message(ctx context.Context, box Box, id string) (hub.UserMessag
 	}
 	c.stats.BodyMisses++
 	c.mu.Unlock()
-	page, err := c.page(ctx, box, id, 1)
+	m, err := c.hub.Message(ctx, hubBox(box), id)
+	callErr := err
+	if errors.Is(err, hub.ErrNotFound) && hub.Code(err) == "" {
+		callErr = nil // the page came back without the message: the call worked
+	}
+	c.called(listOp(box), callErr) // a one-message page is one list call
 	if err != nil {
 		return hub.UserMessage{}, err
 	}
-	if len(page) == 0 || page[0].ID != id {
-		return hub.UserMessage{}, fmt.Errorf("%s/%s: %w", box, id, hub.ErrNotFound)
-	}
 	c.mu.Lock()
-	c.bodies.add(k, page[0])
+	c.bodies.add(k, m)
 	c.mu.Unlock()
-	return page[0], nil
+	return m, nil
 }
 
 // MarkRead marks an inbox message read on the hub and in the cache.

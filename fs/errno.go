@@ -27,6 +27,10 @@ var errnoRules = []struct {
 	{identity.ErrInvalidSignature, syscall.EBADMSG},
 	{hub.ErrNoMailbox, syscall.ENXIO},
 	{hub.ErrTooLarge, syscall.EFBIG},
+	{hub.ErrNoSpace, syscall.ENOSPC},
+	// A revoked or unknown API key is NotFound on the wire but is no
+	// missing file: the docs promise EACCES, and it must be recorded.
+	{hub.ErrBadAPIKey, syscall.EACCES},
 	{hub.ErrNotFound, syscall.ENOENT},
 	{hub.ErrExists, syscall.EEXIST},
 	{hub.ErrInvalid, syscall.EINVAL},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,6 +35,10 @@ func TestToErrno(t *testing.T) {
 		{fmt.Errorf("%w: %w", hub.ErrNoMailbox, hub.ErrNotFound), syscall.ENXIO},
 		{wrap(hub.ErrTooLarge), syscall.EFBIG},
 		{wrap(hub.ErrNotFound), syscall.ENOENT},
+		{wrap(hub.ErrBadAPIKey), syscall.EACCES},
+		{wrap(hub.ErrNoSpace), syscall.ENOSPC},
+		// An ambiguous send keeps the errno of its code.
+		{fmt.Errorf("send: %w: %w", hub.ErrUnknownOutcome, hub.ErrUnavailable), syscall.EHOSTDOWN},
 		{wrap(hub.ErrExists), syscall.EEXIST},
 		{wrap(hub.ErrInvalid), syscall.EINVAL},
 		{wrap(identity.ErrInvalidKey), syscall.EINVAL},
@@ -156,5 +162,43 @@ func TestErrorRecordCodes(t *testing.T) {
 		if len(got) != 1 || got[0].Code != c.code || got[0].Errno != c.errno || got[0].Message != c.err.Error() {
 			t.Errorf("%v: recorded %+v, want code %q errno %s", c.err, got, c.code, c.errno)
 		}
+	}
+}
+
+// TestBadAPIKeyIsRecorded: a revoked or unknown API key was ENOENT, which
+// fail does not record, so .hubfs/errors stayed silent about why every
+// call failed. It is EACCES now, and recorded.
+func TestBadAPIKeyIsRecorded(t *testing.T) {
+	r := &Root{errors: events.NewErrorLog(10), log: slog.New(slog.DiscardHandler)}
+	err := fmt.Errorf("list inbox: %w: API key not found or is invalid", hub.ErrBadAPIKey)
+	if got := r.fail("readdir", "inbox", err); got != syscall.EACCES {
+		t.Errorf("errno %v, want EACCES", got)
+	}
+	if got := r.errors.Entries(); len(got) != 1 || got[0].Errno != "EACCES" {
+		t.Errorf("recorded %+v, want one EACCES entry", got)
+	}
+}
+
+// TestRevokedAPIKeyIsEACCES: after `hubfs keys revoke`, ls in the mount
+// said ENOENT and .hubfs/errors said nothing; the docs promise EACCES. Our
+// hub marks the NotFound as a bad API key, which is EACCES, and recorded.
+func TestRevokedAPIKeyIsEACCES(t *testing.T) {
+	h := hubdtest.Start(t)
+	m := mountTest(t, h, cache.Config{})
+	if _, err := os.ReadDir(m.path("inbox")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Server.RevokeKey(context.Background(), h.Key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadDir(m.path("inbox")); !errors.Is(err, syscall.EACCES) {
+		t.Errorf("ls inbox with a revoked API key: %v, want EACCES", err)
+	}
+	b, err := os.ReadFile(m.path(".hubfs", "errors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "EACCES") || !strings.Contains(string(b), "NotFound") {
+		t.Errorf(".hubfs/errors does not record the refusal:\n%s", b)
 	}
 }

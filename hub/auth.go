@@ -12,8 +12,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // Metadata keys of the Textile wire contract (protocol.md §3.1).
@@ -46,7 +46,8 @@ type auth struct {
 	key      string
 	secret   string
 	userAuth func(context.Context) (UserAuth, error)
-	renew    singleflight.Group // one signing or callback at a time
+	identity identity.Identity  // gets and renews the token; nil: the caller does
+	renew    singleflight.Group // one signing, callback or token handshake at a time
 
 	mu      sync.Mutex // guards the fields below
 	sigKey  string     // the key the signature goes with (the callback's, for user auth)
@@ -229,7 +230,7 @@ func (c *Client) GetTokenChallenge(ctx context.Context, publicKey string, sign f
 	}
 	var token string
 	var signErr error
-	err := c.call(ctx, op, plainCall, true, nil, func(ctx context.Context) error {
+	err := c.call(ctx, op, tokenCall, true, nil, func(ctx context.Context) error {
 		token, signErr = "", nil
 		// The stream dies with this attempt, whatever happens to it.
 		ctx, cancel := context.WithCancel(ctx)
@@ -287,6 +288,37 @@ func (c *Client) GetTokenChallenge(ctx context.Context, publicKey string, sign f
 		return "", fmt.Errorf("%s: hub issued a token that %w", op, err)
 	}
 	return token, nil
+}
+
+// ensureToken gets a token for the client's identity (WithIdentity) when
+// it has none, before a call that needs one.
+func (c *Client) ensureToken(ctx context.Context, kind callKind) error {
+	if c.auth.identity == nil || kind == tokenCall || c.Token() != "" {
+		return nil
+	}
+	return c.renewToken(ctx, "")
+}
+
+// mayRenew reports whether a new token may cure err, the classified
+// failure of a call of kind: the hub refused the token and the client can
+// get another itself.
+func (c *Client) mayRenew(kind callKind, err error) bool {
+	var se *statusError
+	return c.auth.identity != nil && kind != tokenCall && errors.As(err, &se) && se.badToken
+}
+
+// renewToken replaces the token stale with a new one for the client's
+// identity. Concurrent callers refused with the same token share one
+// handshake, and one whose token was already replaced makes none.
+func (c *Client) renewToken(ctx context.Context, stale string) error {
+	_, err, _ := c.auth.renew.Do("token", func() (any, error) {
+		if t := c.Token(); t != stale {
+			return nil, nil
+		}
+		_, err := c.GetToken(ctx, c.auth.identity)
+		return nil, err
+	})
+	return err
 }
 
 // recvErr recovers the status behind a failed Send: gRPC reports io.EOF

@@ -14,19 +14,26 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/wire"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 const (
 	// DefaultTimeout bounds every call that does not say otherwise.
 	DefaultTimeout = 10 * time.Second
 
-	// maxRecvMsgSize lets a page of many messages through: grpc-go's 4 MiB
-	// default would fail a page of a few big messages. Pages that are still
-	// too big are halved by the page iterator.
-	maxRecvMsgSize = 64 << 20
+	// DefaultKeepaliveTime and DefaultKeepaliveTimeout: a connection that
+	// has carried nothing for DefaultKeepaliveTime gets a ping, and one
+	// whose ping is not answered within DefaultKeepaliveTimeout is closed,
+	// so a silently dead connection (a stalled NAT, a vanished peer) fails
+	// its calls with ErrUnavailable and breaks its watches within 25 s,
+	// instead of leaving them to time out for as long as TCP retransmits.
+	// Our hub permits a ping every 10 s (hubd.DefaultKeepaliveMinTime).
+	DefaultKeepaliveTime    = 15 * time.Second
+	DefaultKeepaliveTimeout = 10 * time.Second
 
 	// retries of an idempotent call on Unavailable, after the first try; with
 	// retryBase doubling, the last one starts about 1.5 s after the first.
@@ -45,6 +52,9 @@ type config struct {
 	key      string
 	secret   string
 	userAuth func(context.Context) (UserAuth, error)
+	identity identity.Identity
+	kaTime   time.Duration
+	kaWait   time.Duration
 }
 
 // WithKeyInfo authenticates every call with an API key and, when secret is
@@ -88,6 +98,23 @@ func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = 
 // so tests can step time instead of sleeping.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
+// WithIdentity lets the client get its user token itself: it runs the
+// token handshake for id before the first call that needs a token when it
+// has none, and again, once per call, when the hub refuses the token it has
+// (Unauthenticated, or our hub's "bad token" after its host key changed),
+// retrying the call with the new one. Without it a refused token is the
+// caller's to renew (GetToken, SetToken).
+func WithIdentity(id identity.Identity) Option { return func(c *config) { c.identity = id } }
+
+// WithKeepalive sets how long a connection may stay silent before a ping
+// (idle) and how long the ping may take to be answered (DefaultKeepaliveTime and
+// DefaultKeepaliveTimeout if not set), e.g. to shorten them in tests. grpc
+// raises an idle time under 10 s to 10 s, and a hub that permits pings less
+// often than every idle closes the connection.
+func WithKeepalive(idle, timeout time.Duration) Option {
+	return func(c *config) { c.kaTime, c.kaWait = idle, timeout }
+}
+
 // Client talks to one hub. It is safe for concurrent use. Copies made by
 // CopyAuth and WithThread share its connection and its auth.
 type Client struct {
@@ -104,12 +131,15 @@ type Client struct {
 // is TLS unless addr is a loopback address (hubd's default listener speaks
 // plaintext) or WithInsecure is given.
 func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
-	cfg := &config{timeout: DefaultTimeout, now: time.Now}
+	cfg := &config{timeout: DefaultTimeout, now: time.Now, kaTime: DefaultKeepaliveTime, kaWait: DefaultKeepaliveTimeout}
 	for _, o := range opts {
 		o(cfg)
 	}
 	if cfg.timeout <= 0 {
 		return nil, invalidf("timeout must be positive, got %v", cfg.timeout)
+	}
+	if cfg.kaTime <= 0 || cfg.kaWait <= 0 {
+		return nil, invalidf("keepalive time and timeout must be positive, got %v and %v", cfg.kaTime, cfg.kaWait)
 	}
 	if cfg.userAuth != nil && cfg.key != "" {
 		return nil, invalidf("WithKeyInfo and WithUserAuth are exclusive")
@@ -125,7 +155,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &auth{now: cfg.now, key: cfg.key, secret: cfg.secret, userAuth: cfg.userAuth, sigKey: cfg.key}
+	a := &auth{now: cfg.now, key: cfg.key, secret: cfg.secret, userAuth: cfg.userAuth, identity: cfg.identity, sigKey: cfg.key}
 	if err := a.validate(); err != nil {
 		return nil, err
 	}
@@ -141,7 +171,12 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	}
 	conn, err := grpc.NewClient(target,
 		grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
+		// Every message a hub of ours stores fits in a reply this big; a
+		// page of many is halved by the pager until it fits.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(wire.MaxReceiveSize)),
+		// Pings even with no call open, so an idle mount learns that its
+		// connection died before its next ls needs it.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: cfg.kaTime, Timeout: cfg.kaWait, PermitWithoutStream: true}),
 		// grpc-go backs reconnects off up to 2 minutes; a mount wants its
 		// hub back within seconds of the hub's return.
 		grpc.WithConnectParams(grpc.ConnectParams{
@@ -215,23 +250,45 @@ func (c *Client) WithThread(id identity.ThreadID) *Client {
 
 // call runs one unary RPC under the call deadline with auth headers.
 // Idempotent calls retry with backoff on Unavailable; others never retry.
+// With WithIdentity, a call the hub refuses for its token is made once more
+// with a new one: the hub refused it before doing anything.
 func (c *Client) call(ctx context.Context, op string, kind callKind, idempotent bool, extra []string, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
 	defer cancel()
+	if err := c.ensureToken(ctx, kind); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	for renewed := false; ; renewed = true {
+		stale := c.Token()
+		err := c.attempts(ctx, idempotent, extra, fn)
+		if err == nil {
+			return nil
+		}
+		cerr := classify(op, kind, err)
+		if renewed || !c.mayRenew(kind, cerr) || c.renewToken(ctx, stale) != nil {
+			// A failed renewal keeps the hub's refusal: it says what
+			// is wrong.
+			return cerr
+		}
+	}
+}
+
+// attempts runs fn with auth headers, repeating it on Unavailable when it
+// is idempotent. It returns fn's last error as gRPC made it.
+func (c *Client) attempts(ctx context.Context, idempotent bool, extra []string, fn func(context.Context) error) error {
 	ctx, err := c.outgoing(ctx, extra...)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return err
 	}
 	for attempt := 0; ; attempt++ {
 		err = fn(ctx)
 		if err == nil || !idempotent || !retryable(err) || attempt == retries {
-			break
+			return err
 		}
 		if !sleep(ctx, backoffDelay(retryBase, attempt, time.Second)) {
-			break
+			return err
 		}
 	}
-	return classify(op, kind, err)
 }
 
 // backoffDelay is base*2^attempt capped at max, with ±20% jitter so many

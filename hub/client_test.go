@@ -73,9 +73,11 @@ func TestAuthErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		// Our hub says which NotFound this is: a bad API key is no
+		// missing thing but a refusal.
 		_, err = c.GetToken(ctx, key)
-		if !errors.Is(err, hub.ErrNotFound) {
-			t.Fatalf("unknown API key: got %v, want ErrNotFound", err)
+		if !errors.Is(err, hub.ErrBadAPIKey) || !errors.Is(err, hub.ErrUnauthenticated) || errors.Is(err, hub.ErrNotFound) || hub.Code(err) != "NotFound" {
+			t.Fatalf("unknown API key: got %v (code %q), want ErrBadAPIKey, not ErrNotFound", err, hub.Code(err))
 		}
 	})
 	t.Run("wrong secret", func(t *testing.T) {

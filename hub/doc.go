@@ -10,10 +10,18 @@
 // answered ("NotFound", "Unavailable", ...) for logs and error reports.
 //
 // A Client is safe for concurrent use. Every call carries a deadline (10 s by
-// default, WithTimeout). Calls that can be repeated without changing the
-// outcome (reads, SetupMailbox, ReadInboxMessage, deletes, GetToken) retry with
-// backoff when the hub is unavailable; SendMessage never does, because the hub
-// mints the message id and a blind retry could deliver twice.
+// default, WithTimeout), and keepalive pings close a connection that went
+// silent within 25 s, so calls on it fail ErrUnavailable rather than wait.
+// Calls that can be repeated without changing the outcome (reads,
+// SetupMailbox, ReadInboxMessage, deletes, GetToken) retry with backoff when
+// the hub is unavailable. A send retries only under an idempotency key
+// (SendSealed), which our hub dedupes; SendMessage tries once. A send whose
+// outcome is unknown says so (ErrUnknownOutcome). A client given its identity
+// (WithIdentity) gets its user token itself and a new one when the hub
+// refuses it.
+//
+// Messages (and InboxMessages, SentboxMessages) walk a whole box, halving a
+// page the hub refuses as too large; Message fetches one by id.
 //
 // Bodies stay encrypted until the caller opens them: UserMessage.Open checks
 // the sender's signature over the ciphertext and decrypts, and one bad message

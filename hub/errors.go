@@ -6,13 +6,18 @@ import (
 	"fmt"
 	"io"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/hubfs/hubfs/wire"
 )
 
 // Domain errors. Every error this package returns for a failed call wraps at
 // most one of these (or context.Canceled, context.DeadlineExceeded,
-// errors.ErrUnsupported), so callers can test with errors.Is.
+// errors.ErrUnsupported), so callers can test with errors.Is. Two
+// exceptions: ErrBadAPIKey is also ErrUnauthenticated, and
+// ErrUnknownOutcome comes alongside the sentinel of the failure's code.
 var (
 	// ErrNotFound: the thread, message or API key does not exist (NotFound).
 	// A real hub also answers NotFound for an unknown API key.
@@ -42,7 +47,34 @@ var (
 	// ErrDecrypt: a message body cannot be decrypted with the given key (from
 	// UserMessage.Open; it also wraps identity.ErrDecrypt).
 	ErrDecrypt = errors.New("cannot decrypt message")
+	// ErrBadAPIKey: the hub does not know the API key, or it was revoked
+	// (NotFound with the reason wire.ReasonBadAPIKey, which our hub sends).
+	// It is also ErrUnauthenticated, never ErrNotFound: no retry and no new
+	// token help, only another key. A hub that sends no reason answers a
+	// plain NotFound, which stays ErrNotFound.
+	ErrBadAPIKey error = &subError{"unknown or revoked API key", ErrUnauthenticated}
+	// ErrNoSpace: the hub's disk is full and nothing of the call was stored
+	// (ResourceExhausted with the reason wire.ReasonNoSpace). Unlike
+	// ErrTooLarge it may pass: the same call can succeed later.
+	ErrNoSpace = errors.New("no space left on the hub")
+	// ErrUnknownOutcome: a call that changes state failed in a way that
+	// leaves unknown whether the hub carried it out (the connection broke
+	// or the deadline passed after the request was sent). It is wrapped
+	// alongside the code's sentinel (ErrUnavailable,
+	// context.DeadlineExceeded): repeat the send under the same
+	// idempotency key, never under a new one.
+	ErrUnknownOutcome = errors.New("outcome unknown")
 )
+
+// subError is a sentinel that is a special case of another: errors.Is
+// matches both.
+type subError struct {
+	msg    string
+	parent error
+}
+
+func (e *subError) Error() string { return e.msg }
+func (e *subError) Unwrap() error { return e.parent }
 
 // callKind says how a call's FailedPrecondition is read. The hub answers
 // FailedPrecondition both for "mail not found" (a mailbox is missing) and for
@@ -55,6 +87,7 @@ type callKind int
 const (
 	plainCall   callKind = iota // FailedPrecondition -> ErrInvalid
 	mailboxCall                 // FailedPrecondition -> ErrNoMailbox
+	tokenCall                   // as plainCall; the token handshake, which needs no token
 )
 
 // classify turns a gRPC error into a domain error for operation op.
@@ -71,6 +104,7 @@ func classify(op string, kind callKind, err error) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	var sentinel error
+	reason := reasonOf(st)
 	switch st.Code() {
 	case codes.OK:
 		return nil
@@ -80,6 +114,9 @@ func classify(op string, kind callKind, err error) error {
 		sentinel = context.DeadlineExceeded
 	case codes.NotFound:
 		sentinel = ErrNotFound
+		if reason == wire.ReasonBadAPIKey {
+			sentinel = ErrBadAPIKey
+		}
 	case codes.AlreadyExists:
 		sentinel = ErrExists
 	case codes.PermissionDenied:
@@ -97,12 +134,15 @@ func classify(op string, kind callKind, err error) error {
 		sentinel = ErrUnavailable
 	case codes.ResourceExhausted:
 		sentinel = ErrTooLarge
+		if reason == wire.ReasonNoSpace {
+			sentinel = ErrNoSpace
+		}
 	case codes.Unimplemented:
 		sentinel = errors.ErrUnsupported
 	default:
 		// Unknown, Internal, Aborted, DataLoss: no domain meaning.
 	}
-	return &statusError{op: op, code: st.Code(), sentinel: sentinel, msg: st.Message()}
+	return &statusError{op: op, code: st.Code(), sentinel: sentinel, msg: st.Message(), badToken: tokenRefused(st)}
 }
 
 // statusError is a failed call as the hub answered it. It wraps the domain
@@ -114,6 +154,7 @@ type statusError struct {
 	code     codes.Code
 	sentinel error // nil for codes without a domain meaning
 	msg      string
+	badToken bool // the hub refused the call's token (see tokenRefused)
 }
 
 func (e *statusError) Error() string {
@@ -138,6 +179,32 @@ func Code(err error) string {
 		return se.code.String()
 	}
 	return ""
+}
+
+// reasonOf returns the reason of the status's ErrorInfo detail from our
+// hub (wire.ErrorDomain), "" when there is none: other hubs send no detail,
+// and a detail of another domain is not ours to read.
+func reasonOf(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == wire.ErrorDomain {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+// tokenRefused reports whether the hub refused the call's user token: a
+// missing token or API signature (Unauthenticated), or a token it cannot
+// verify (PermissionDenied with wire.ReasonBadToken, our hub's answer for a
+// token signed by another host key). A new token may cure either.
+func tokenRefused(st *status.Status) bool {
+	switch st.Code() {
+	case codes.Unauthenticated:
+		return true
+	case codes.PermissionDenied:
+		return reasonOf(st) == wire.ReasonBadToken
+	}
+	return false
 }
 
 // retryable reports whether an unchanged repeat of the call may succeed.

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/hubfs/hubfs/wire"
 )
 
 func TestClassify(t *testing.T) {
@@ -138,5 +142,51 @@ func TestBackoffDelay(t *testing.T) {
 		if d <= 0 || d > 1200*time.Millisecond {
 			t.Fatalf("attempt %d: %v", attempt, d)
 		}
+	}
+}
+
+// withReason fabricates a status as our hub sends it: a code, and an
+// ErrorInfo detail that says which of the code's causes this is.
+func withReason(t *testing.T, code codes.Code, domain, reason string) error {
+	t.Helper()
+	st, err := status.New(code, "words nobody should parse").WithDetails(&errdetails.ErrorInfo{Domain: domain, Reason: reason})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Err()
+}
+
+// TestClassifyReasons: failures that share a code are told apart by our
+// hub's ErrorInfo reason, never by text; without the detail (other hubs),
+// or with a detail of another domain, the code alone decides as before.
+func TestClassifyReasons(t *testing.T) {
+	all := []error{ErrNotFound, ErrPermission, ErrUnauthenticated, ErrTooLarge, ErrBadAPIKey, ErrNoSpace, ErrUnknownOutcome}
+	for _, tc := range []struct {
+		name   string
+		err    error
+		want   []error // every sentinel of all that must match; the others must not
+		tokens bool    // a new token may cure it
+	}{
+		{"bad API key", withReason(t, codes.NotFound, wire.ErrorDomain, wire.ReasonBadAPIKey), []error{ErrBadAPIKey, ErrUnauthenticated}, false},
+		{"NotFound without detail", status.Error(codes.NotFound, "API key not found or is invalid"), []error{ErrNotFound}, false},
+		{"NotFound, foreign detail", withReason(t, codes.NotFound, "example.com", wire.ReasonBadAPIKey), []error{ErrNotFound}, false},
+		{"disk full", withReason(t, codes.ResourceExhausted, wire.ErrorDomain, wire.ReasonNoSpace), []error{ErrNoSpace}, false},
+		{"ResourceExhausted without detail", status.Error(codes.ResourceExhausted, "no space left on device"), []error{ErrTooLarge}, false},
+		{"ResourceExhausted, other reason", withReason(t, codes.ResourceExhausted, wire.ErrorDomain, wire.ReasonBadToken), []error{ErrTooLarge}, false},
+		{"bad token", withReason(t, codes.PermissionDenied, wire.ErrorDomain, wire.ReasonBadToken), []error{ErrPermission}, true},
+		{"not the owner", status.Error(codes.PermissionDenied, "Bad authorization"), []error{ErrPermission}, false},
+		{"unauthenticated", status.Error(codes.Unauthenticated, "Token required"), []error{ErrUnauthenticated}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := classify("op", plainCall, tc.err)
+			for _, s := range all {
+				if want := slices.Contains(tc.want, s); errors.Is(err, s) != want {
+					t.Errorf("%v: errors.Is(%v) = %v, want %v", err, s, !want, want)
+				}
+			}
+			if got := tokenRefused(status.Convert(tc.err)); got != tc.tokens {
+				t.Errorf("tokenRefused = %v, want %v", got, tc.tokens)
+			}
+		})
 	}
 }

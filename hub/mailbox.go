@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
+
 	"github.com/hubfs/hubfs/identity"
 	"github.com/hubfs/hubfs/wire"
 	hubpb "github.com/hubfs/hubfs/wire/pb"
@@ -80,14 +83,17 @@ func Seal(from identity.Identity, to *identity.PublicKey, body []byte) (Sealed, 
 	return Sealed{From: self.String(), To: to.String(), ToBody: toBody, ToSignature: toSig, FromBody: fromBody, FromSignature: fromSig}, nil
 }
 
-// SendMessage seals body from the sender to the recipient and sends it
-// under a fresh idempotency key (see SendSealed).
+// SendMessage seals body from the sender to the recipient and sends it once,
+// under a fresh idempotency key: it never retries, since a hub that ignores
+// the key would store a copy per try. A failure that leaves unknown whether
+// the hub stored it wraps ErrUnknownOutcome. To retry safely, Seal and send
+// with SendSealed under a key kept for the message.
 func (c *Client) SendMessage(ctx context.Context, from identity.Identity, to *identity.PublicKey, body []byte) (UserMessage, error) {
 	s, err := Seal(from, to, body)
 	if err != nil {
 		return UserMessage{}, fmt.Errorf("send message: %w", err)
 	}
-	return c.SendSealed(ctx, s, NewIdempotencyKey())
+	return c.send(ctx, s, NewIdempotencyKey(), false)
 }
 
 // NewIdempotencyKey returns a fresh random key naming one logical send.
@@ -101,9 +107,20 @@ func NewIdempotencyKey() string {
 
 // SendSealed sends s. key names this logical send (wire.IdempotencyKeyHeader):
 // a hub that honours it answers a repeat with the first message's id, so a
-// retry after a failure whose outcome is unknown cannot store a copy. An
-// empty key sends without one.
+// retry after a failure whose outcome is unknown cannot store a copy. With a
+// key, SendSealed itself retries (with backoff, a few times, within ctx)
+// when the hub is unavailable or an attempt's outcome is unknown (its
+// deadline passed or its connection broke once the request was on its way).
+// An empty key sends once, without one.
+//
+// An error after which the hub may still have stored the message wraps
+// ErrUnknownOutcome besides the sentinel of the last failure: send again
+// under the same key, never under a new one, and never report it as failed.
 func (c *Client) SendSealed(ctx context.Context, s Sealed, key string) (UserMessage, error) {
+	return c.send(ctx, s, key, key != "")
+}
+
+func (c *Client) send(ctx context.Context, s Sealed, key string, retry bool) (UserMessage, error) {
 	const op = "send message"
 	req := &hubpb.SendMessageRequest{
 		To:            s.To,
@@ -117,12 +134,26 @@ func (c *Client) SendSealed(ctx context.Context, s Sealed, key string) (UserMess
 		extra = []string{wire.IdempotencyKeyHeader, key}
 	}
 	var res *hubpb.SendMessageResponse
-	err := c.call(ctx, op, mailboxCall, false, extra, func(ctx context.Context) (err error) {
-		res, err = c.users.SendMessage(ctx, req)
-		return err
-	})
-	if err != nil {
-		return UserMessage{}, err
+	unknown := false // some attempt may have been stored
+	for attempt := 0; ; attempt++ {
+		var p peer.Peer
+		err := c.call(ctx, op, mailboxCall, false, extra, func(ctx context.Context) (err error) {
+			p = peer.Peer{}
+			res, err = c.users.SendMessage(ctx, req, grpc.Peer(&p))
+			return err
+		})
+		if err == nil {
+			break
+		}
+		ambiguous := ambiguousSend(err, p.Addr != nil)
+		unknown = unknown || ambiguous
+		again := retry && (ambiguous || errors.Is(err, ErrUnavailable)) && attempt < retries
+		if !again || !sleep(ctx, backoffDelay(retryBase, attempt, time.Second)) {
+			if unknown {
+				err = fmt.Errorf("%w (%d tries): %w", ErrUnknownOutcome, attempt+1, err)
+			}
+			return UserMessage{}, err
+		}
 	}
 	if err := checkID(res.GetId()); err != nil {
 		return UserMessage{}, fmt.Errorf("%s: hub returned a bad message id: %w", op, err)
@@ -135,6 +166,19 @@ func (c *Client) SendSealed(ctx context.Context, s Sealed, key string) (UserMess
 		Signature: s.FromSignature,
 		CreatedAt: fromNanos(res.GetCreatedAt()),
 	}, nil
+}
+
+// ambiguousSend reports whether a send that failed with err may still have
+// been stored. Only a call that got as far as a connection (reached: gRPC
+// gave it a peer) can have been; then a broken connection (Unavailable), a
+// deadline or a cancellation leaves the outcome unknown. A status the hub
+// answered with is a refusal, and one that never left this process is no
+// send at all.
+func ambiguousSend(err error, reached bool) bool {
+	if !reached {
+		return false
+	}
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // ListInboxMessages returns one page of the caller's inbox; InboxMessages

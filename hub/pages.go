@@ -16,25 +16,100 @@ const (
 	minHonoredPage = 100
 )
 
-// InboxMessages walks the whole inbox from opts.Seek (inclusive) in opts'
-// order, page after page, each message once. opts.Limit is the page size;
-// 0 asks for pages as large as the hub allows. The first error ends the walk
-// and is yielded with a zero message. Breaking out of the loop stops it.
-func (c *Client) InboxMessages(ctx context.Context, opts InboxListOptions) iter.Seq2[UserMessage, error] {
-	return walk(opts.Seek, opts.Limit, opts.Ascending, func(seek string, limit int) ([]UserMessage, error) {
+// Box names one of a mailbox's two collections.
+type Box int
+
+// The boxes of a mailbox.
+const (
+	Inbox Box = iota
+	Sentbox
+)
+
+func (b Box) String() string {
+	switch b {
+	case Inbox:
+		return inboxCollection
+	case Sentbox:
+		return sentboxCollection
+	}
+	return fmt.Sprintf("box(%d)", int(b))
+}
+
+// ListOptions selects messages of either box, as InboxListOptions does;
+// Status applies to the inbox only (a sentbox has no read state, and asking
+// for read or unread sentbox messages is ErrInvalid).
+type ListOptions struct {
+	Seek      string
+	Limit     int
+	Ascending bool
+	Status    Status
+}
+
+// PageFunc lists one page of a box: up to limit messages from seek
+// (inclusive) in the walk's order.
+type PageFunc func(seek string, limit int) ([]UserMessage, error)
+
+// Messages walks a whole box from opts.Seek (inclusive) in opts' order,
+// page after page, each message once. opts.Limit is the page size; 0 asks
+// for pages as large as the hub allows, and a page the hub refuses as too
+// large is halved and asked again, so a box of any size lists. The first
+// error ends the walk and is yielded with a zero message. Breaking out of
+// the loop stops it.
+func (c *Client) Messages(ctx context.Context, box Box, opts ListOptions) iter.Seq2[UserMessage, error] {
+	return Pages(opts, func(seek string, limit int) ([]UserMessage, error) {
 		o := opts
 		o.Seek, o.Limit = seek, limit
-		return c.ListInboxMessages(ctx, o)
+		return c.page(ctx, box, o)
 	})
 }
 
-// SentboxMessages walks the whole sentbox as InboxMessages walks the inbox.
+// Pages is the walk behind Messages over any page function, for callers
+// that wrap each page call (to count or trace it): the paging rule lives
+// here alone. opts.Status is the page function's business.
+func Pages(opts ListOptions, list PageFunc) iter.Seq2[UserMessage, error] {
+	return walk(opts.Seek, opts.Limit, opts.Ascending, list)
+}
+
+// Message returns one message of a box by id, body included, or an error
+// wrapping ErrNotFound. A hub has no call for one message: it is a page of
+// one that starts at the id (seek is inclusive), which a hub always serves,
+// whatever the size of its pages.
+func (c *Client) Message(ctx context.Context, box Box, id string) (UserMessage, error) {
+	if err := checkID(id); err != nil {
+		return UserMessage{}, fmt.Errorf("get %s message: %w", box, err)
+	}
+	page, err := c.page(ctx, box, ListOptions{Seek: id, Limit: 1, Ascending: true})
+	if err != nil {
+		return UserMessage{}, err
+	}
+	if len(page) == 0 || page[0].ID != id {
+		return UserMessage{}, fmt.Errorf("%s/%s: %w", box, id, ErrNotFound)
+	}
+	return page[0], nil
+}
+
+// page lists one page of box.
+func (c *Client) page(ctx context.Context, box Box, o ListOptions) ([]UserMessage, error) {
+	switch box {
+	case Inbox:
+		return c.ListInboxMessages(ctx, InboxListOptions{Seek: o.Seek, Limit: o.Limit, Ascending: o.Ascending, Status: o.Status})
+	case Sentbox:
+		if o.Status != StatusAll {
+			return nil, invalidf("list sentbox: a sentbox has no read state")
+		}
+		return c.ListSentboxMessages(ctx, SentboxListOptions{Seek: o.Seek, Limit: o.Limit, Ascending: o.Ascending})
+	}
+	return nil, invalidf("list: unknown box %d", int(box))
+}
+
+// InboxMessages walks the whole inbox as Messages does.
+func (c *Client) InboxMessages(ctx context.Context, opts InboxListOptions) iter.Seq2[UserMessage, error] {
+	return c.Messages(ctx, Inbox, ListOptions(opts))
+}
+
+// SentboxMessages walks the whole sentbox as Messages does.
 func (c *Client) SentboxMessages(ctx context.Context, opts SentboxListOptions) iter.Seq2[UserMessage, error] {
-	return walk(opts.Seek, opts.Limit, opts.Ascending, func(seek string, limit int) ([]UserMessage, error) {
-		o := opts
-		o.Seek, o.Limit = seek, limit
-		return c.ListSentboxMessages(ctx, o)
-	})
+	return c.Messages(ctx, Sentbox, ListOptions{Seek: opts.Seek, Limit: opts.Limit, Ascending: opts.Ascending})
 }
 
 // walk pages through a box with an inclusive seek: every page after the

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // ListThreads returns the caller's threads, the mailbox among them.

@@ -3,8 +3,8 @@ package hub
 import (
 	"time"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // UserMessage is one message in an inbox or a sentbox, still encrypted:

@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
-	hubpb "github.com/hubfs/hubfs/wire/pb"
 	"github.com/hubfs/hubfs/identity"
+	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
 // Collections of the mailbox thread (protocol.md §1.3).
@@ -80,7 +80,9 @@ func (w *Watch) Err() error {
 // so with its first event). Streams the hub accepts and then refuses do not
 // count: one Disconnected covers the whole outage, and the backoff grows
 // until a stream is confirmed. Changes in between are lost: relist the box
-// on Reconnected.
+// on Reconnected. A client given its identity (WithIdentity) gets a new
+// token when the hub refuses the stream's, once per outage, so a hub whose
+// host key changed does not stop the watch.
 //
 // fn runs on one goroutine, one event at a time, in the hub's order; a slow
 // fn delays later events and holds the stream's flow control.
@@ -119,7 +121,10 @@ func (c *Client) watch(ctx context.Context, op string, mailboxID identity.Thread
 func (c *Client) listen(ctx context.Context, op string, mailboxID identity.ThreadID, box string) (listenStream, context.CancelFunc, error) {
 	sctx, stop := context.WithCancel(ctx)
 	timer := time.AfterFunc(c.cfg.timeout, stop)
-	sctx, err := c.outgoing(sctx)
+	err := c.ensureToken(sctx, mailboxCall)
+	if err == nil {
+		sctx, err = c.outgoing(sctx)
+	}
 	var stream listenStream
 	if err == nil {
 		stream, err = c.threads.Listen(sctx, &hubpb.ListenRequest{
@@ -148,8 +153,27 @@ func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identit
 	// second Disconnected nor a Reconnected.
 	disconnected := false // fn got Disconnected and no Reconnected since
 	attempt := 0          // reconnects since the last confirmed stream
+	// A stream the hub refuses for its token (the hub's host key changed
+	// while it was down) gets one new token per outage (WithIdentity):
+	// refused again with the new one, the refusal is final.
+	renewed := false
+	retoken := func(err error, stale string) bool {
+		if renewed || !c.mayRenew(mailboxCall, err) {
+			return false
+		}
+		rerr := c.renewToken(ctx, stale)
+		if rerr == nil {
+			renewed = true
+			return true
+		}
+		// A handshake that failed for now (the hub went away again) is
+		// tried again at the next reconnect; only a refusal is final.
+		return !permanent(rerr)
+	}
+	stale := c.Token() // the token the current stream was opened with
 	confirmed := func() {
 		attempt = 0
+		renewed = false
 		// The first stream may break before its confirmation: Ready is
 		// then the first one that the hub does confirm.
 		w.readyOnce.Do(func() { close(w.ready) })
@@ -165,7 +189,7 @@ func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identit
 			return // Close or the caller's context: no event
 		}
 		err = classify(op, mailboxCall, err)
-		if c.final(err) {
+		if !retoken(err, stale) && c.final(err) {
 			w.stopWith(err, fn)
 			return
 		}
@@ -178,6 +202,7 @@ func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identit
 				return
 			}
 			attempt++
+			stale = c.Token()
 			stream, stop, err = c.listen(ctx, op, mailboxID, box)
 			if err == nil {
 				break
@@ -185,7 +210,7 @@ func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identit
 			if ctx.Err() != nil {
 				return
 			}
-			if c.final(err) {
+			if !retoken(err, stale) && c.final(err) {
 				w.stopWith(err, fn)
 				return
 			}

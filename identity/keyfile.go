@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 )
 
 // maxKeyFile bounds how much of a key file is read: a key is one line of at
@@ -112,8 +113,13 @@ func syncDir(dir string) {
 // can access, since anyone who reads the key can read all the user's mail;
 // the error names the file and the chmod that fixes it. A missing file
 // wraps os.ErrNotExist and says to run `hubfs init`.
+//
+// Anything but a regular file is refused before it is read: opening a FIFO
+// for reading would wait for a writer forever, so the open does not block
+// (O_NONBLOCK) and the mode is checked on the open file, not on the name,
+// which another process could swap in between.
 func LoadKeyFile(path string) (*PrivateKey, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no identity at %s: run `hubfs init` to create one: %w", path, err)
 	}
@@ -127,7 +133,7 @@ func LoadKeyFile(path string) (*PrivateKey, error) {
 		return nil, fmt.Errorf("load key file: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("key file %s is not a regular file", path)
+		return nil, fmt.Errorf("key file %s: %w: not a regular file (%s)", path, ErrInvalidKey, fileKind(fi.Mode()))
 	}
 	// Windows has no such mode bits; Go reports 0666 for every file there.
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
@@ -146,4 +152,19 @@ func LoadKeyFile(path string) (*PrivateKey, error) {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return k, nil
+}
+
+// fileKind names what a non-regular file is, for the error.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.Type().String()
 }

@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestKeyFileRoundTrip(t *testing.T) {
@@ -172,5 +174,44 @@ func assertOnlyFile(t *testing.T, dir, name string) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("%s holds %v, want only %s (temporary file left behind?)", dir, names, name)
+	}
+}
+
+// TestLoadKeyFileRefusesAFIFO: `hubfs whoami --identity FIFO` hung, because
+// opening a FIFO for reading waits for a writer. A FIFO (or any other
+// non-regular file) is refused at once with an error naming it.
+func TestLoadKeyFileRefusesAFIFO(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no FIFOs")
+	}
+	path := filepath.Join(t.TempDir(), "identity")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := LoadKeyFile(path)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("loading a FIFO: %v; want an error naming %s as not a regular file", err, path)
+		}
+	case <-time.After(10 * time.Second):
+		// Release the blocked open (a writer lets it return), so the
+		// goroutine does not outlive the test.
+		if w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+		t.Fatal("loading a FIFO as a key file blocked for 10 s")
+	}
+}
+
+func TestLoadKeyFileRefusesADirectory(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	if _, err := LoadKeyFile(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("loading a directory: %v", err)
 	}
 }

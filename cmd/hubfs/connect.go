@@ -63,9 +63,9 @@ func connectionFlags() []cli.Flag {
 	}
 }
 
-// dial makes a hub client from the connection flags, without calling the
-// hub: auth is the API key and secret, no user token yet.
-func dial(c *cli.Context) (*hub.Client, error) {
+// dial makes a hub client from the connection flags (and extra options),
+// without calling the hub: auth is the API key and secret, no user token yet.
+func dial(c *cli.Context, extra ...hub.Option) (*hub.Client, error) {
 	addr := c.String("hub")
 	key := c.String("key")
 	if key == "" {
@@ -82,6 +82,7 @@ func dial(c *cli.Context) (*hub.Client, error) {
 	if c.Bool("insecure") {
 		opts = append(opts, hub.WithInsecure())
 	}
+	opts = append(opts, extra...)
 	cl, err := hub.Dial(c.Context, addr, opts...)
 	if errors.Is(err, hub.ErrInvalid) {
 		return nil, usagef("%v", err)
@@ -127,20 +128,23 @@ func apiSecret(c *cli.Context) (string, error) {
 
 // connect dials the hub, gets a user token for the identity and sets up
 // the user's mailbox if it is missing (SetupMailbox is idempotent, so a
-// new user's first command just works). The caller closes the client.
+// new user's first command just works). The caller closes the client. The
+// client holds the identity, so it gets a new token by itself when the hub
+// refuses the one it has (a hub whose host key changed under a mount).
 func connect(c *cli.Context) (*hub.Client, *identity.PrivateKey, error) {
 	key, err := loadIdentity(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	cl, err := dial(c)
+	cl, err := dial(c, hub.WithIdentity(key))
 	if err != nil {
 		return nil, nil, err
 	}
 	if _, err := cl.GetToken(c.Context, key); err != nil {
 		cl.Close()
 		if errors.Is(err, hub.ErrNotFound) || errors.Is(err, hub.ErrUnauthenticated) {
-			// A hub answers NotFound for an API key it does not know.
+			// A hub answers NotFound for an API key it does not know
+			// (ours says so: ErrBadAPIKey, also ErrUnauthenticated).
 			return nil, nil, fmt.Errorf("%w (check HUBFS_KEY and the API secret)", err)
 		}
 		return nil, nil, hubError(c, err)

@@ -129,7 +129,7 @@ func TestConnectionFlags(t *testing.T) {
 	}
 
 	_, _, err = runApp(append(base, "--key", "bunknownkeyunknownkeyunknow", "--secret-file", ch.secretFile, "inbox"), "")
-	if !errors.Is(err, hub.ErrNotFound) || !strings.Contains(err.Error(), "HUBFS_KEY") {
+	if !errors.Is(err, hub.ErrBadAPIKey) || !strings.Contains(err.Error(), "HUBFS_KEY") {
 		t.Errorf("an unknown key: %v", err)
 	}
 }
