@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,12 +96,30 @@ func faultPlanFromEnv(t *testing.T) faultPlan {
 }
 
 // A writer is how a send reaches outbox/KEY: a shell script run by sh with
-// BODY, MNT and TO in its environment.
-type writer struct{ name, script string }
+// BODY (or HEAD and TAIL, its two halves), MNT and TO in its environment.
+// weight is its share of the sends, in twentieths.
+type writer struct {
+	name, script string
+	weight       int
+	killed       bool // SIGKILLed, with its process group, mid-write
+}
 
 var writers = []writer{
-	{"redirect", `printf '%s' "$BODY" > "$MNT/outbox/$TO"`},
-	{"dd", `printf '%s' "$BODY" | dd of="$MNT/outbox/$TO" bs=64k status=none`},
+	{name: "redirect", weight: 9, script: `printf '%s' "$BODY" > "$MNT/outbox/$TO"`},
+	{name: "dd", weight: 9, script: `printf '%s' "$BODY" | dd of="$MNT/outbox/$TO" bs=64k status=none`},
+	// Killed between the halves: nothing of it may be sent.
+	{name: "killed", weight: 2, killed: true, script: `{ printf '%s' "$HEAD"; sleep 60; printf '%s' "$TAIL"; } > "$MNT/outbox/$TO"`},
+}
+
+func pickWriter(rng *rand.Rand) writer {
+	n := rng.IntN(20)
+	for _, w := range writers {
+		if n < w.weight {
+			return w
+		}
+		n -= w.weight
+	}
+	return writers[0]
 }
 
 // sendRecord is one send and what its writer said.
@@ -147,7 +166,7 @@ type scheduledFault struct {
 }
 
 // faultSchedule draws a run's faults from its seed. Most are short, so
-// that many fit in the run; one in four outlasts the mount's op timeout
+// that many fit in the run; one in five outlasts the mount's op timeout
 // (2 s), where a send can no longer wait the fault out.
 func faultSchedule(plan faultPlan) []scheduledFault {
 	rng := rand.New(rand.NewPCG(plan.seed, ^uint64(0)))
@@ -156,13 +175,15 @@ func faultSchedule(plan faultPlan) []scheduledFault {
 		f := &out[i]
 		f.kind = faultKinds[rng.IntN(len(faultKinds))]
 		if f.kind != "reset-all" {
-			if rng.IntN(4) == 0 {
-				f.hold = randDuration(rng, 1500*time.Millisecond, 3*time.Second)
+			if rng.IntN(5) == 0 {
+				f.hold = randDuration(rng, 1500*time.Millisecond, 2500*time.Millisecond)
 			} else {
-				f.hold = randDuration(rng, 50*time.Millisecond, 500*time.Millisecond)
+				f.hold = randDuration(rng, 50*time.Millisecond, 400*time.Millisecond)
 			}
 		}
-		f.gap = randDuration(rng, 20*time.Millisecond, 250*time.Millisecond)
+		// Gaps about as long as the faults: the network is up about half
+		// the time, so a send also meets a network that has just healed.
+		f.gap = randDuration(rng, 100*time.Millisecond, 700*time.Millisecond)
 	}
 	for k := 1; k <= plan.kills && plan.faults > 0; k++ {
 		f := &out[k*plan.faults/(plan.kills+1)]
@@ -200,8 +221,8 @@ func (f *faultFigures) faults() int {
 
 func (f *faultFigures) table() string {
 	var b strings.Builder
-	row := func(k string, v any) { fmt.Fprintf(&b, "| %-28s | %12v |\n", k, v) }
-	b.WriteString("| figure                       |        value |\n|------------------------------|--------------|\n")
+	row := func(k string, v any) { fmt.Fprintf(&b, "| %-28s | %20v |\n", k, v) }
+	b.WriteString("| figure                       |                value |\n|------------------------------|----------------------|\n")
 	row("seed", f.seed)
 	row("sends", f.sends)
 	for _, w := range writers {
@@ -322,9 +343,10 @@ func TestFaults(t *testing.T) {
 					return
 				}
 				rng := rand.New(rand.NewPCG(plan.seed, uint64(seq)))
-				w := writers[rng.IntN(len(writers))]
+				w := pickWriter(rng)
 				rec := &sendRecord{seq: seq, via: w.name, body: faultBody(rng, seq, w.name)}
-				rec.output, rec.err = faultSend(m, bob.pub, w, rec.body)
+				killAfter := randDuration(rng, 100*time.Millisecond, 400*time.Millisecond)
+				rec.output, rec.err = faultSend(m, bob.pub, w, rec.body, killAfter)
 				records[seq] = rec
 			}
 		}()
@@ -395,6 +417,7 @@ func TestFaults(t *testing.T) {
 			fig.failedBy[r.via]++
 		}
 	}
+	t.Logf("why writers failed: %s", failureReasons(sent))
 	if fig.sends < plan.sends {
 		t.Logf("budget %v spent after %d of %d sends", plan.budget, fig.sends, plan.sends)
 	}
@@ -447,15 +470,30 @@ func faultClient(t *testing.T, h *hubProc, u *user) faultUser {
 	return faultUser{Client: cl, Key: key}
 }
 
-// faultSend runs one writer; a hung one is killed after a minute and
-// counts as failed.
-func faultSend(m *mount, to string, w writer, body []byte) (string, error) {
+// faultSend runs one writer; a killed writer is SIGKILLed after killAfter
+// (whatever it has written by then, none of it may be sent), and a hung
+// one after a minute, which counts as failed.
+func faultSend(m *mount, to string, w writer, body []byte, killAfter time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", w.script)
-	cmd.Env = append(os.Environ(), "MNT="+m.dir, "TO="+to, "BODY="+string(body))
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	half := len(body) / 2
+	cmd.Env = append(os.Environ(), "MNT="+m.dir, "TO="+to, "BODY="+string(body),
+		"HEAD="+string(body[:half]), "TAIL="+string(body[half:]))
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group, so a kill reaches the sleep holding the
+	// draft open as well as the shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	if w.killed {
+		time.AfterFunc(killAfter, cancel)
+	}
+	err := cmd.Wait()
+	return out.String(), err
 }
 
 // faultDrain waits for the mount's queue to be empty, in both its views:
@@ -577,6 +615,31 @@ func checkFaultBox(t *testing.T, box faultBoxContents, sent []*sendRecord, fig *
 		r := sent[slices.IndexFunc(sent, func(r *sendRecord) bool { return r.seq == failedIn[0] })]
 		t.Logf("%s: seq %d (%s) failed with %v: %s", box.name, r.seq, r.via, r.err, strings.TrimSpace(r.output))
 	}
+}
+
+// failureReasons counts the failed sends by what their writer said last
+// (the errno text, or the signal that killed it).
+func failureReasons(sent []*sendRecord) string {
+	counts := map[string]int{}
+	for _, r := range sent {
+		if r.err == nil {
+			continue
+		}
+		why := r.err.Error()
+		if out := strings.TrimSpace(r.output); out != "" {
+			why = out[strings.LastIndex(out, ": ")+2:]
+		}
+		counts[r.via+": "+why]++
+	}
+	var parts []string
+	for why, n := range counts {
+		parts = append(parts, fmt.Sprintf("%d %s", n, why))
+	}
+	sort.Strings(parts)
+	if len(parts) == 0 {
+		return "none failed"
+	}
+	return strings.Join(parts, "; ")
 }
 
 func addSeqs(set *map[int]bool, seqs []int) {
