@@ -530,7 +530,7 @@ func Permanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	for _, transient := range []error{hub.ErrUnavailable, context.DeadlineExceeded, context.Canceled} {
+	for _, transient := range []error{hub.ErrUnavailable, context.DeadlineExceeded, context.Canceled, hub.ErrUnknownOutcome, hub.ErrNoSpace} {
 		if errors.Is(err, transient) {
 			return false
 		}
@@ -545,7 +545,7 @@ func Permanent(err error) bool {
 
 // refusesEverySend: a refusal of our credentials, not of one message.
 func refusesEverySend(err error) bool {
-	return errors.Is(err, hub.ErrUnauthenticated)
+	return errors.Is(err, hub.ErrUnauthenticated) || errors.Is(err, hub.ErrBadAPIKey)
 }
 
 func sortItems(items []Item) {
