@@ -18,7 +18,7 @@ import (
 
 // The queue's own logic (order, persistence, what is retried, locking)
 // against a scripted sender; the real path through the hub client and a
-// real hub is tested in fs/ and integration/.
+// real hub is tested in mailfs/ and integration/.
 
 // scriptedSender answers sends with the errors it is given, then succeeds,
 // and records every attempt.

@@ -23,10 +23,10 @@ import (
 
 	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/events"
-	hubfs "github.com/hubfs/hubfs/fs"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailfs"
 	"github.com/hubfs/hubfs/queue"
 )
 
@@ -63,7 +63,7 @@ func mountCommand() *cli.Command {
 			&cli.BoolFlag{Name: "watch", Value: true, Usage: "follow the hub's watch for live updates (--watch=false: listings expire after --list-ttl)"},
 			&cli.DurationFlag{Name: "watch-ttl", Value: time.Hour, Usage: "while the watch is up: how long listings are kept, here and in the kernel (events keep them current; 0: as --list-ttl)"},
 			&cli.DurationFlag{Name: "poll-interval", Value: cache.DefaultPollInterval, Usage: "while the watch is down: how often both boxes are listed again"},
-			&cli.IntFlag{Name: "event-queue", Value: hubfs.DefaultEventQueue, Usage: "events a .hubfs/events reader may fall behind before it loses some (it then reads an overflow line)"},
+			&cli.IntFlag{Name: "event-queue", Value: mailfs.DefaultEventQueue, Usage: "events a .hubfs/events reader may fall behind before it loses some (it then reads an overflow line)"},
 			&cli.StringFlag{Name: "ciphertext-cache", Value: "64MiB", Usage: "`SIZE` of message bodies kept in RAM (0: none)"},
 			&cli.StringFlag{Name: "plaintext-cache", Value: "32MiB", Usage: "`SIZE` of decrypted bodies kept in RAM, never on disk (0: none)"},
 			&cli.StringFlag{Name: "max-size", Value: "1MiB", Usage: "the hub's message size limit (ciphertext `SIZE`); a larger outbox write fails with EFBIG"},
@@ -171,7 +171,7 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
 
 	// Check the mount point before starting anything that listens.
-	if err := hubfs.CheckMountpoint(s.dir); err != nil {
+	if err := mailfs.CheckMountpoint(s.dir); err != nil {
 		return err
 	}
 
@@ -221,7 +221,7 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 		PlaintextBytes:  s.plainBytes,
 		Logger:          logger,
 	})
-	opts := hubfs.DefaultOptions()
+	opts := mailfs.DefaultOptions()
 	opts.UID, opts.GID = uint32(os.Getuid()), uint32(os.Getgid())
 	opts.MessageTTL, opts.ListTTL, opts.OpTimeout = s.msgTTL, s.listTTL, s.opTimeout
 	opts.WatchTTL, opts.PollInterval = s.watchTTL, s.pollInterval
@@ -229,20 +229,20 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 	opts.MaxMessageSize = s.maxSize
 	opts.HubAddr, opts.MailboxID = hubAddr, mailbox.String()
 	opts.Logger = logger
-	var root *hubfs.Root // set before anything can send, so before any event
+	var root *mailfs.Root // set before anything can send, so before any event
 	outbox, err := openOutbox(c, key, hubAddr, ca, s, logger, func(ev queue.Event) { root.QueueChanged(ev) })
 	if err != nil {
 		return err
 	}
 	opts.Outbox = outbox
-	root = hubfs.New(ca, key.Public(), opts)
+	root = mailfs.New(ca, key.Public(), opts)
 	defer root.Close()
 
 	var fuseLog *log.Logger
 	if c.Bool("debug") {
 		fuseLog = log.New(c.App.ErrWriter, "fuse: ", log.LstdFlags)
 	}
-	srv, err := hubfs.Mount(s.dir, root, hubfs.MountOptions{AllowOther: c.Bool("allow-other"), Debug: c.Bool("debug"), Logger: fuseLog})
+	srv, err := mailfs.Mount(s.dir, root, mailfs.MountOptions{AllowOther: c.Bool("allow-other"), Debug: c.Bool("debug"), Logger: fuseLog})
 	if err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 		// their descriptors when we exit, which is what a stop asks for.
 		// Nothing accepted is lost: queued messages are on disk.
 		logger.Warn("unmount failed, detaching lazily", "err", err)
-		if err := hubfs.Unmount(s.dir, true); err != nil {
+		if err := mailfs.Unmount(s.dir, true); err != nil {
 			return fmt.Errorf("unmount %s: %w", s.dir, err)
 		}
 		logger.Info("detached", "mnt", s.dir)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	hubfs "github.com/hubfs/hubfs/fs"
+	"github.com/hubfs/hubfs/mailfs"
 )
 
 func umountCommand() *cli.Command {
@@ -25,7 +25,7 @@ func umountCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if err := hubfs.Unmount(dir, c.Bool("lazy")); err != nil {
+			if err := mailfs.Unmount(dir, c.Bool("lazy")); err != nil {
 				return fmt.Errorf("%w (if it is busy, leave it and retry, or pass --lazy)", err)
 			}
 			return nil

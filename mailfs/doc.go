@@ -1,4 +1,4 @@
-// Package fs is the hubfs node tree: it translates syscalls on a mounted
+// Package mailfs is the hubfs node tree: it translates syscalls on a mounted
 // mailbox into calls on a Mailbox (the cache in front of the hub client) and
 // owns no remote state itself.
 //
@@ -6,6 +6,7 @@
 //
 //	inbox/<id>  unread/<id>  sentbox/<id>   one read-only file per message
 //	outbox/<public key>                     write to send, close to deliver
+//	queued/<local id>                       messages waiting for the hub; rm cancels
 //	threads/<name>/{id,info.json}           mkdir/rmdir create and delete threads
 //	.hubfs/{identity,status,usage,errors}   control files
 //	.hubfs/events                           one JSON line per mailbox event, blocking
@@ -19,4 +20,4 @@
 // .hubfs/events. While the watch is up the kernel also keeps the box
 // listings (FOPEN_CACHE_DIR), since every change reaches it as an
 // invalidation.
-package fs
+package mailfs
