@@ -17,7 +17,7 @@ import (
 )
 
 // MailboxName is the thread that holds a user's mailbox on every hub.
-const MailboxName = "hubmail"
+const MailboxName = wire.MailboxName
 
 // SetupMailbox creates the caller's mailbox if it does not exist yet and
 // returns its id. It is idempotent: a second call returns the same id.
@@ -280,32 +280,10 @@ func messagesFromPB(in []*hubpb.Message) []UserMessage {
 func CheckMessageID(id string) error { return checkID(id) }
 
 func checkID(id string) error {
-	if id == "" {
-		return invalidf("empty message id")
-	}
-	if len(id) != 26 {
-		return invalidf("message id %q: want 26 characters, got %d", clip(id), len(id))
-	}
-	for i := 0; i < len(id); i++ {
-		if !crockford(id[i]) {
-			return invalidf("message id %q: %q is not a ULID character", id, id[i])
-		}
-	}
-	if id[0] > '7' {
-		return invalidf("message id %q: not a ULID (first character above 7)", id)
+	if err := wire.CheckMessageID(id); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
-}
-
-// crockford reports whether b is in ULID's base32 alphabet, either case.
-func crockford(b byte) bool {
-	switch {
-	case b >= '0' && b <= '9':
-		return true
-	case b >= 'A' && b <= 'Z':
-		b += 'a' - 'A'
-	}
-	return b >= 'a' && b <= 'z' && b != 'i' && b != 'l' && b != 'o' && b != 'u'
 }
 
 func checkPage(seek string, limit int) error {

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hubfs/hubfs/wire"
 	"iter"
 )
 
 const (
 	// MaxPageSize is the largest page a Textile hub returns (it caps Limit
 	// there). An iterator asked for everything uses pages this big.
-	MaxPageSize = 10000
+	MaxPageSize = wire.MaxPageSize
 	// minHonoredPage is what every Textile-compatible hub returns when asked:
 	// it is the hub's own default page size.
 	minHonoredPage = 100

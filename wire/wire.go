@@ -5,6 +5,8 @@
 package wire
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/oklog/ulid/v2"
@@ -37,14 +39,35 @@ const ReplySlack = 64 << 10
 // carrying a message of MaxMessageSize, whose body JSON holds as base64.
 const MaxReceiveSize = (MaxMessageSize+2)/3*4 + ReplySlack
 
-// ValidMessageID reports whether s can be a message id: a lowercase ULID, as
-// hubs mint them. Anything else names no message and needs no hub call.
-func ValidMessageID(s string) bool {
-	if len(s) != ulid.EncodedSize || strings.ToLower(s) != s {
-		return false
+// CheckMessageID says what is wrong with id as a message id, or nil: a
+// message id is a 26-character ULID. Hubs send it in lower case; the check
+// accepts either case, as a client reading another hub's replies must.
+func CheckMessageID(id string) error {
+	if id == "" {
+		return errors.New("empty message id")
 	}
-	_, err := ulid.ParseStrict(s)
-	return err == nil
+	if len(id) != ulid.EncodedSize {
+		return fmt.Errorf("message id %q: want %d characters, got %d", clip(id), ulid.EncodedSize, len(id))
+	}
+	if _, err := ulid.ParseStrict(id); err != nil {
+		return fmt.Errorf("message id %q: not a ULID: %v", id, err)
+	}
+	return nil
+}
+
+// ValidMessageID reports whether s is a message id in the canonical form
+// hubs mint and the mount names files by: a lowercase ULID. Anything else
+// names no message and needs no hub call.
+func ValidMessageID(s string) bool {
+	return strings.ToLower(s) == s && CheckMessageID(s) == nil
+}
+
+// clip shortens what an error message echoes of a bad input.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }
 
 // ErrorDomain and the Reason constants are what hubfs serve puts in a

@@ -1,7 +1,8 @@
 // Package hubtest gives tests real users of a test hub: an identity, a
 // client holding its token, and its mailbox, over loopback to a hubdtest
 // server. One helper serves every package's tests, so they all exercise the
-// same auth path a mount takes.
+// same auth path a mount takes. It knows the server only as an address and
+// an API key (Hub), so that no client package imports the server's.
 package hubtest
 
 import (
@@ -10,9 +11,14 @@ import (
 	"time"
 
 	"github.com/hubfs/hubfs/hub"
-	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
 )
+
+// Hub is a test hub as a client sees it: where it listens and an API key
+// with its secret. hubdtest.Hub is one.
+type Hub interface {
+	Endpoint() (addr, key, secret string)
+}
 
 // User is an identity with a token and a mailbox on a test hub.
 type User struct {
@@ -22,7 +28,7 @@ type User struct {
 }
 
 // NewUser makes a new identity and signs it up on h.
-func NewUser(t testing.TB, h *hubdtest.Hub, opts ...hub.Option) User {
+func NewUser(t testing.TB, h Hub, opts ...hub.Option) User {
 	t.Helper()
 	key, err := identity.NewPrivateKey()
 	if err != nil {
@@ -34,14 +40,15 @@ func NewUser(t testing.TB, h *hubdtest.Hub, opts ...hub.Option) User {
 // UserWithKey signs key up on h: a client with h's API key (opts come
 // after it, so they can override it), a token and a mailbox. The client is
 // closed when the test ends.
-func UserWithKey(t testing.TB, h *hubdtest.Hub, key *identity.PrivateKey, opts ...hub.Option) User {
+func UserWithKey(t testing.TB, h Hub, key *identity.PrivateKey, opts ...hub.Option) User {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	opts = append([]hub.Option{hub.WithKeyInfo(h.Key, h.Secret)}, opts...)
-	cl, err := hub.Dial(ctx, h.Addr, opts...)
+	addr, apiKey, secret := h.Endpoint()
+	opts = append([]hub.Option{hub.WithKeyInfo(apiKey, secret)}, opts...)
+	cl, err := hub.Dial(ctx, addr, opts...)
 	if err != nil {
-		t.Fatalf("dial %s: %v", h.Addr, err)
+		t.Fatalf("dial %s: %v", addr, err)
 	}
 	t.Cleanup(func() { cl.Close() })
 	if _, err := cl.GetToken(ctx, key); err != nil {

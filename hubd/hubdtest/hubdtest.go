@@ -190,3 +190,7 @@ func tamper(db *sql.DB, box int, id string) error {
 	}
 	return nil
 }
+
+// Endpoint is where the hub listens and its API key and secret: what a
+// client's test helper (hub/hubtest) needs, without importing this package.
+func (h *Hub) Endpoint() (addr, key, secret string) { return h.Addr, h.Key, h.Secret }

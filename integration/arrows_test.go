@@ -1,0 +1,41 @@
+package integration
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportArrows keeps the house's arrows pointing one way
+// (docs/architecture.md): the server (hubd and its stores) imports no client
+// package, the client side imports no server package, test helpers
+// included, and the node tree speaks no gRPC.
+func TestImportArrows(t *testing.T) {
+	const mod = "github.com/hubfs/hubfs/"
+	deps := func(pkgs ...string) []string {
+		t.Helper()
+		out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %v: %v", pkgs, err)
+		}
+		return strings.Fields(string(out))
+	}
+	client := []string{"hub", "cache", "mailfs", "queue", "events"}
+	server := []string{"hubd"}
+	forbid := func(from []string, banned []string) {
+		t.Helper()
+		var pkgs []string
+		for _, p := range from {
+			pkgs = append(pkgs, "../"+p+"/...")
+		}
+		for _, d := range deps(pkgs...) {
+			for _, b := range banned {
+				if d == mod+b || strings.HasPrefix(d, mod+b+"/") {
+					t.Errorf("%v imports %s: an arrow runs across", from, d)
+				}
+			}
+		}
+	}
+	forbid(server, client)
+	forbid(client, server)
+}
