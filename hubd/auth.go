@@ -174,7 +174,7 @@ func apiKeyPrefix(ctx context.Context) string {
 // at once): ResourceExhausted with wire.ReasonNoSpace.
 func (s *Server) internal(ctx context.Context, what string, err error) error {
 	s.log.ErrorContext(ctx, what, "err", err)
-	if errors.Is(noSpace(err), ErrNoSpace) {
+	if errors.Is(err, ErrNoSpace) {
 		return errNoSpace
 	}
 	return status.Error(codes.Internal, "internal error: "+what)

@@ -1,14 +1,10 @@
 package hubd
 
 import (
-	"crypto/rand"
 	"encoding/json"
-	"strings"
 	"sync"
-	"time"
 
-	"github.com/oklog/ulid/v2"
-
+	"github.com/hubfs/hubfs/hubd/store"
 	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
@@ -150,6 +146,29 @@ func (b *broker) close() {
 	}
 }
 
+// replyAction is the wire action of a store event.
+var replyAction = map[store.Action]hubpb.ListenReply_Action{
+	store.Create: hubpb.ListenReply_CREATE,
+	store.Save:   hubpb.ListenReply_SAVE,
+	store.Delete: hubpb.ListenReply_DELETE,
+}
+
+// publish turns a store event into a Listen event for the owner's
+// streams. It runs in the store's commit order and must not block:
+// broker.publish never does.
+func (s *Server) publish(e store.Event) {
+	action, ok := replyAction[e.Action]
+	if !ok {
+		return
+	}
+	m := e.Message
+	ev := event{owner: m.Owner, box: m.Box, id: m.ID, action: action}
+	if e.Action != store.Delete {
+		ev.instance = messageJSON(m)
+	}
+	s.events.publish(ev)
+}
+
 func messageJSON(m Message) []byte {
 	j := hubpb.MailboxInstance{ID: m.ID, From: m.From, To: m.To, Body: m.Body, Signature: m.Signature, CreatedAt: m.CreatedAt}
 	if m.Box == Inbox {
@@ -157,37 +176,4 @@ func messageJSON(m Message) []byte {
 	}
 	b, _ := json.Marshal(j) // cannot fail: strings, ints and bytes only
 	return b
-}
-
-// idSource makes message ids: lower-case ULIDs, strictly increasing even
-// within a millisecond and if the clock steps back, so that id order is
-// send order and paging is stable.
-type idSource struct {
-	mu      sync.Mutex // guards the fields below
-	entropy *ulid.MonotonicEntropy
-	lastMS  uint64
-}
-
-func newIDSource() *idSource {
-	return &idSource{entropy: ulid.Monotonic(rand.Reader, 0)}
-}
-
-// next returns a new id and the creation time to store with it.
-func (g *idSource) next() (string, int64) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	now := time.Now()
-	ms := ulid.Timestamp(now)
-	if ms < g.lastMS {
-		ms = g.lastMS
-	}
-	id, err := ulid.New(ms, g.entropy)
-	if err != nil {
-		// The random part overflowed within one millisecond (2^80 ids):
-		// move to the next millisecond, with fresh entropy.
-		ms++
-		id = ulid.MustNew(ms, g.entropy)
-	}
-	g.lastMS = ms
-	return strings.ToLower(id.String()), now.UnixNano()
 }

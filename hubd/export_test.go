@@ -3,6 +3,8 @@ package hubd
 import (
 	"context"
 	"time"
+
+	"github.com/hubfs/hubfs/hubd/store"
 )
 
 // PruneSendKeysAt forgets idempotency keys as the hourly prune would at now.
@@ -28,30 +30,17 @@ func SetSendHook(s *Server, f func()) { s.testHookSend = f }
 // need a full mailbox. Both users must have a mailbox for calls to work.
 // It returns the ids in the order stored (ascending).
 func SeedMessages(s *Server, from, to string, n int, body, sig []byte) ([]string, error) {
-	db := s.store.(*sqliteStore).db
-	ctx := context.Background()
-	tx, err := db.BeginTx(ctx, nil)
+	sends := make([]store.Send, n)
+	for i := range sends {
+		sends[i] = store.Send{From: from, To: to, ToBody: body, ToSignature: sig, FromBody: body, FromSignature: sig}
+	}
+	sent, err := s.store.AddMessages(context.Background(), sends)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (`+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, err
+	ids := make([]string, n)
+	for i, m := range sent {
+		ids[i] = m.ID
 	}
-	defer stmt.Close()
-	ids := make([]string, 0, n)
-	for range n {
-		id, now := s.ids.next()
-		ids = append(ids, id)
-		for _, m := range []Message{
-			{Box: Inbox, Owner: to, ID: id, From: from, To: to, Body: body, Signature: sig, CreatedAt: now},
-			{Box: Sentbox, Owner: from, ID: id, From: from, To: to, Body: body, Signature: sig, CreatedAt: now},
-		} {
-			if _, err := stmt.ExecContext(ctx, m.Owner, m.Box, m.ID, m.From, m.To, m.Body, m.Signature, m.CreatedAt, m.ReadAt); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return ids, tx.Commit()
+	return ids, nil
 }

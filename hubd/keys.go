@@ -14,13 +14,6 @@ import (
 	"github.com/hubfs/hubfs/identity"
 )
 
-// APIKey is a user-group key: apps send Key and an HMAC made with Secret.
-type APIKey struct {
-	Key, Secret string
-	CreatedAt   time.Time
-	Revoked     bool
-}
-
 // Sizes of the random parts, as the Textile hub makes them (protocol.md
 // §3.1): a 27-character key and a 40-character secret.
 const (
@@ -80,30 +73,6 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// openDataDir prepares dir and opens its store.
-func openDataDir(ctx context.Context, dir string) (*sqliteStore, error) {
-	if err := prepareDataDir(dir); err != nil {
-		return nil, err
-	}
-	return openSQLite(ctx, dir)
-}
-
-// openExistingDataDir opens the store of a data directory that must exist
-// already: listing or revoking keys in a mistyped directory should say so,
-// not create an empty hub there.
-func openExistingDataDir(ctx context.Context, dir string) (*sqliteStore, error) {
-	if dir == "" {
-		return nil, errors.New("no data directory given")
-	}
-	if _, err := os.Stat(filepath.Join(dir, dbFile)); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no hub data in %s (check --data; `hubfs keys create --data %s` starts one): %w", dir, dir, os.ErrNotExist)
-		}
-		return nil, fmt.Errorf("data directory %s: %w", dir, unwrapPath(err))
-	}
-	return openDataDir(ctx, dir)
-}
-
 // CreateKey makes a new API key and secret in the store of dataDir, for a
 // process that runs no server on it (`hubfs keys`): it opens the store
 // once and closes it. It works whether or not a server in another process
@@ -113,20 +82,24 @@ func openExistingDataDir(ctx context.Context, dir string) (*sqliteStore, error) 
 // process.
 func CreateKey(dataDir string) (APIKey, error) {
 	ctx := context.Background()
-	s, err := openDataDir(ctx, dataDir)
+	if dataDir == "" {
+		return APIKey{}, errors.New("no data directory given")
+	}
+	st, err := OpenStore(ctx, DataDirStore(dataDir))
 	if err != nil {
 		return APIKey{}, err
 	}
-	defer s.Close()
-	return createKey(ctx, s)
+	defer st.Close()
+	return NewKey(ctx, st)
 }
 
-func createKey(ctx context.Context, s Store) (APIKey, error) {
+// NewKey makes a new API key and secret and stores it in st.
+func NewKey(ctx context.Context, st Store) (APIKey, error) {
 	k, err := newAPIKey()
 	if err != nil {
 		return APIKey{}, err
 	}
-	if err := s.CreateKey(ctx, k); err != nil {
+	if err := st.CreateKey(ctx, k); err != nil {
 		return APIKey{}, err
 	}
 	return k, nil
@@ -134,7 +107,7 @@ func createKey(ctx context.Context, s Store) (APIKey, error) {
 
 // CreateKey makes a new API key in the store the server has open.
 func (s *Server) CreateKey(ctx context.Context) (APIKey, error) {
-	return createKey(ctx, s.store)
+	return NewKey(ctx, s.store)
 }
 
 // ListKeys returns every key of the server's store, revoked ones included,
@@ -146,8 +119,17 @@ func (s *Server) ListKeys(ctx context.Context) ([]APIKey, error) {
 // RevokeKey marks key revoked in the server's store; the error wraps
 // ErrNotFound if the key does not exist.
 func (s *Server) RevokeKey(ctx context.Context, key string) error {
-	err := s.store.RevokeKey(ctx, key)
+	err := RevokeKeyIn(ctx, s.store, key)
 	s.keys.forget(key)
+	return err
+}
+
+// RevokeKeyIn marks key revoked in st: from the next request on (or within
+// the key cache's lifetime in a server of another process), calls with it
+// fail as for an unknown key. The error wraps ErrNotFound if the key does
+// not exist.
+func RevokeKeyIn(ctx context.Context, st Store, key string) error {
+	err := st.RevokeKey(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("no API key %q: %w", key, ErrNotFound)
 	}
@@ -174,31 +156,39 @@ func newAPIKey() (APIKey, error) {
 	return APIKey{Key: key, Secret: secret, CreatedAt: time.Now().UTC()}, nil
 }
 
+// openExistingDataDir opens the store of a data directory that must hold
+// one already.
+func openExistingDataDir(ctx context.Context, dir string) (Store, error) {
+	if dir == "" {
+		return nil, errors.New("no data directory given")
+	}
+	return OpenExistingStore(ctx, DataDirStore(dir))
+}
+
 // ListKeys returns every key of dataDir, revoked ones included, oldest
-// first, opening the store once (see CreateKey for when not to). A directory without a hub store is an error wrapping
-// os.ErrNotExist.
+// first, opening the store once (see CreateKey for when not to). A
+// directory without a hub store is an error wrapping os.ErrNotExist.
 func ListKeys(dataDir string) ([]APIKey, error) {
 	ctx := context.Background()
-	s, err := openExistingDataDir(ctx, dataDir)
+	st, err := openExistingDataDir(ctx, dataDir)
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
-	return s.ListKeys(ctx)
+	defer st.Close()
+	return st.ListKeys(ctx)
 }
 
-// RevokeKey marks key revoked, opening the store once (see CreateKey for
-// when not to): from the next request on, calls with it fail
-// with NotFound, as for an unknown key. The error wraps ErrNotFound if the
-// key does not exist.
+// RevokeKey marks key revoked in dataDir's store, opening it once (see
+// CreateKey for when not to). The error wraps ErrNotFound if the key does
+// not exist.
 func RevokeKey(dataDir, key string) error {
 	ctx := context.Background()
-	s, err := openExistingDataDir(ctx, dataDir)
+	st, err := openExistingDataDir(ctx, dataDir)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	if err := s.RevokeKey(ctx, key); err != nil {
+	defer st.Close()
+	if err := st.RevokeKey(ctx, key); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("no API key %q in %s: %w", key, dataDir, ErrNotFound)
 		}

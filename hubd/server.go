@@ -2,7 +2,8 @@
 // Users wire protocol (api.usersd.pb.APIService and the part of
 // threads.pb.API that Users clients call) over native gRPC and over the
 // grpc-web websockets the JavaScript client uses, both on one address. State
-// lives in a Store (SQLite in the data directory by default).
+// lives in a store.Store (SQLite in the data directory by default; see
+// OpenStore).
 //
 // docs/protocol.md in the repository says where this server follows the
 // Textile hub and where it deliberately differs.
@@ -74,8 +75,16 @@ const maxHeaderBytes = 64 << 10
 
 // Config configures a Server. Only DataDir is required.
 type Config struct {
-	Listen         string // "127.0.0.1:3006" default; "127.0.0.1:0" in tests
-	DataDir        string
+	Listen string // "127.0.0.1:3006" default; "127.0.0.1:0" in tests
+	// DataDir holds the host key, and the store unless Store or StoreURL
+	// says otherwise (sqlite:DataDir/hub.db).
+	DataDir string
+	// Store, if set, is the store to serve; the caller opened it and
+	// closes it after Shutdown. Otherwise New opens StoreURL (see
+	// OpenStore), or the data directory's store if that is empty too,
+	// and Shutdown closes it.
+	Store          Store
+	StoreURL       string
 	MaxMessageSize int // ciphertext bytes per copy; 0 = 1 MiB
 	// TLSCertFile and TLSKeyFile, both or neither, serve TLS on Listen.
 	TLSCertFile, TLSKeyFile string
@@ -100,11 +109,12 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	store    Store
+	ownStore bool   // New opened store, so Shutdown closes it
+	unsub    func() // ends the subscription to the store's events
 	hostKey  *identity.PrivateKey
 	hostPub  string // iss of the tokens we issue
 	tokens   *tokenIssuer
 	events   *broker
-	ids      *idSource
 	inflight *inflight
 	keys     *keyCache // the tap's view of the API keys
 	limits   limits
@@ -112,10 +122,6 @@ type Server struct {
 	// testHookSend, if set, runs inside SendMessage before the store
 	// write, so tests can hold a call in flight.
 	testHookSend func()
-
-	// writeMu orders each store write with the event it publishes, so
-	// listeners see events in commit order.
-	writeMu sync.Mutex
 
 	ln    net.Listener // the one bound address, TLS-wrapped if configured
 	mux   *connMux
@@ -130,8 +136,8 @@ type Server struct {
 	serveErr chan error    // Serve's fatal errors, buffered
 }
 
-// New opens (and migrates) the store, loads or creates the host key and
-// binds the listener. Nothing is served until Serve.
+// New opens (and migrates) the store unless given one, loads or creates
+// the host key and binds the listener. Nothing is served until Serve.
 func New(cfg Config) (*Server, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
@@ -188,18 +194,34 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	ctx := context.Background()
-	store, err := openDataDir(ctx, cfg.DataDir)
-	if err != nil {
+	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err
+	}
+	store, ownStore := cfg.Store, false
+	if store == nil {
+		url := cfg.StoreURL
+		if url == "" {
+			url = DataDirStore(cfg.DataDir)
+		}
+		st, err := OpenStore(ctx, url)
+		if err != nil {
+			return nil, err
+		}
+		store, ownStore = st, true
+	}
+	closeStore := func() {
+		if ownStore {
+			store.Close()
+		}
 	}
 	hostKey, err := loadHostKey(cfg.DataDir)
 	if err != nil {
-		store.Close()
+		closeStore()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		store.Close()
+		closeStore()
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("listen on %s: address already in use (is another hub running?)", cfg.Listen)
 		}
@@ -210,9 +232,9 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      logger,
 		store:    store,
+		ownStore: ownStore,
 		hostKey:  hostKey,
 		hostPub:  hostKey.Public().String(),
-		ids:      newIDSource(),
 		inflight: newInflight(),
 		ln:       ln,
 		ready:    make(chan struct{}),
@@ -225,6 +247,9 @@ func New(cfg Config) (*Server, error) {
 	lim := limitsFor(cfg.MaxMessageSize)
 	s.limits = lim
 	s.events = newBroker(lim.listenerBytes)
+	// Listen streams are fed from the store's feed, which orders events
+	// as their commits, for every process sharing the store.
+	s.unsub = store.Subscribe(s.publish)
 	s.mux = newConnMux(ln, tlsConfig, logger)
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(lim.maxRecv),
@@ -405,8 +430,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	} else {
 		s.grpc.Stop()
 	}
-	if err := s.store.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close store: %w", err))
+	s.unsub()
+	if s.ownStore {
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
 	}
 	s.log.Info("hub stopped")
 	return errors.Join(errs...)

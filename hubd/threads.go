@@ -176,8 +176,8 @@ func (th *threadsService) Listen(req *hubpb.ListenRequest, stream hubpb.API_List
 		return err
 	}
 	filters := req.GetFilters()
-	// Filters run for each event as it is published, under the write
-	// lock: a request may not make every send slow.
+	// Filters run for each event as the store publishes it, while it
+	// holds back the next writer: a request may not make every send slow.
 	if len(filters) > maxFilters {
 		return status.Errorf(codes.InvalidArgument, "%d filters, the limit is %d", len(filters), maxFilters)
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/hubfs/hubfs/hubd/store"
 	"github.com/hubfs/hubfs/identity"
 	"github.com/hubfs/hubfs/wire"
 	hubpb "github.com/hubfs/hubfs/wire/pb"
@@ -155,25 +156,20 @@ func (u *usersService) SendMessage(ctx context.Context, req *hubpb.SendMessageRe
 	if u.s.testHookSend != nil {
 		u.s.testHookSend()
 	}
-	u.s.writeMu.Lock()
-	defer u.s.writeMu.Unlock()
-	id, now := u.s.ids.next()
-	in := Message{Box: Inbox, Owner: toID, ID: id, From: c.id, To: toID,
-		Body: req.GetToBody(), Signature: req.GetToSignature(), CreatedAt: now}
-	sent := Message{Box: Sentbox, Owner: c.id, ID: id, From: c.id, To: toID,
-		Body: req.GetFromBody(), Signature: req.GetFromSignature(), CreatedAt: now}
-	stored, err := u.s.store.AddMessageOnce(ctx, in, sent, key)
+	// The store mints the id and publishes the events (to every process
+	// sharing it), in commit order.
+	stored, err := u.s.store.AddMessage(ctx, store.Send{
+		From: c.id, To: toID,
+		ToBody: req.GetToBody(), ToSignature: req.GetToSignature(),
+		FromBody: req.GetFromBody(), FromSignature: req.GetFromSignature(),
+		Key: key,
+	})
 	if err != nil {
 		return nil, u.s.internal(ctx, "store message", err)
 	}
-	if !stored.Stored {
-		// A repeat of a send that is stored already: answer as the first
-		// time, tell listeners nothing.
-		return &hubpb.SendMessageResponse{Id: stored.ID, CreatedAt: stored.CreatedAt}, nil
-	}
-	u.s.events.publish(event{owner: in.Owner, box: Inbox, id: id, action: hubpb.ListenReply_CREATE, instance: messageJSON(in)})
-	u.s.events.publish(event{owner: sent.Owner, box: Sentbox, id: id, action: hubpb.ListenReply_CREATE, instance: messageJSON(sent)})
-	return &hubpb.SendMessageResponse{Id: id, CreatedAt: now}, nil
+	// A repeat of a send that is stored already (Stored false) is answered
+	// as the first time; the store told listeners nothing.
+	return &hubpb.SendMessageResponse{Id: stored.ID, CreatedAt: stored.CreatedAt}, nil
 }
 
 func verifies(pk *identity.PublicKey, data, sig []byte) bool {
@@ -282,8 +278,6 @@ func (u *usersService) ReadInboxMessage(ctx context.Context, req *hubpb.ReadInbo
 	if err := u.hasMailbox(ctx, c.id); err != nil {
 		return nil, err
 	}
-	u.s.writeMu.Lock()
-	defer u.s.writeMu.Unlock()
 	m, err := u.s.store.MarkRead(ctx, c.id, id, time.Now().UnixNano())
 	if errors.Is(err, ErrNotFound) {
 		return nil, errNoInstance
@@ -291,7 +285,6 @@ func (u *usersService) ReadInboxMessage(ctx context.Context, req *hubpb.ReadInbo
 	if err != nil {
 		return nil, u.s.internal(ctx, "mark read", err)
 	}
-	u.s.events.publish(event{owner: c.id, box: Inbox, id: id, action: hubpb.ListenReply_SAVE, instance: messageJSON(m)})
 	return &hubpb.ReadInboxMessageResponse{ReadAt: m.ReadAt}, nil
 }
 
@@ -304,16 +297,10 @@ func (u *usersService) delete(ctx context.Context, box Box, rawID string) error 
 	if err := u.hasMailbox(ctx, c.id); err != nil {
 		return err
 	}
-	u.s.writeMu.Lock()
-	defer u.s.writeMu.Unlock()
-	deleted, err := u.s.store.DeleteMessage(ctx, box, c.id, id)
-	if err != nil {
-		return u.s.internal(ctx, "delete message", err)
-	}
 	// Deleting an unknown id succeeds (as in go-threads) and changes
-	// nothing, so there is nothing to tell listeners.
-	if deleted {
-		u.s.events.publish(event{owner: c.id, box: box, id: id, action: hubpb.ListenReply_DELETE})
+	// nothing, so the store tells listeners nothing.
+	if _, err := u.s.store.DeleteMessage(ctx, box, c.id, id); err != nil {
+		return u.s.internal(ctx, "delete message", err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
@@ -15,14 +16,24 @@ func keysCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "keys",
 		Usage: "create, list and revoke the API keys of a self-hosted hub",
-		UsageText: "hubfs keys create [--data DIR] [--json]\n" +
-			"hubfs keys list [--data DIR] [--json]\n" +
-			"hubfs keys revoke [--data DIR] KEY\n\n" +
-			"These work on the data directory whether or not `hubfs serve` is running on it.\n\n" +
+		UsageText: "hubfs keys create [--data DIR | --store URL] [--json]\n" +
+			"hubfs keys list [--data DIR | --store URL] [--json]\n" +
+			"hubfs keys revoke [--data DIR | --store URL] KEY\n\n" +
+			"These work on the hub's store whether or not `hubfs serve` is running on it.\n\n" +
 			"Example:\n" +
 			"   hubfs keys create --data ~/hub --json > key.json",
 		Subcommands: []*cli.Command{keysCreateCommand(), keysListCommand(), keysRevokeCommand()},
 	}
+}
+
+// openKeyStore opens the store of --store or --data with open, once for
+// this command: it may run next to a `hubfs serve` on the same store.
+func openKeyStore(c *cli.Context, open func(context.Context, string) (hubd.Store, error)) (hubd.Store, error) {
+	url, err := storeURL(c)
+	if err != nil {
+		return nil, err
+	}
+	return open(c.Context, url)
 }
 
 func jsonFlag() cli.Flag {
@@ -33,21 +44,22 @@ func keysCreateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "create",
 		Usage: "make a new user-group API key and print it with its secret",
-		UsageText: "hubfs keys create [--data DIR] [--json]\n\n" +
+		UsageText: "hubfs keys create [--data DIR | --store URL] [--json]\n\n" +
 			"The secret is shown once, here; it is not printed by `keys list`.\n" +
 			"--json prints {\"key\": \"...\", \"secret\": \"...\"}.\n\n" +
 			"Example:\n" +
 			"   (umask 077; hubfs keys create --data ~/hub --json > key.json)",
-		Flags: []cli.Flag{dataFlag(), jsonFlag()},
+		Flags: []cli.Flag{dataFlag(), storeFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("keys create takes no arguments, got %q", c.Args().First())
 			}
-			dir, err := dataDir(c)
+			st, err := openKeyStore(c, hubd.OpenStore)
 			if err != nil {
 				return err
 			}
-			k, err := hubd.CreateKey(dir)
+			defer st.Close()
+			k, err := hubd.NewKey(c.Context, st)
 			if err != nil {
 				return err
 			}
@@ -74,20 +86,21 @@ func keysListCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",
 		Usage: "list the API keys (not their secrets), oldest first",
-		UsageText: "hubfs keys list [--data DIR] [--json]\n\n" +
+		UsageText: "hubfs keys list [--data DIR | --store URL] [--json]\n\n" +
 			"--json prints an array of {\"key\", \"created_at\", \"revoked\"}.\n\n" +
 			"Example:\n" +
 			"   hubfs keys list --data ~/hub",
-		Flags: []cli.Flag{dataFlag(), jsonFlag()},
+		Flags: []cli.Flag{dataFlag(), storeFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("keys list takes no arguments, got %q", c.Args().First())
 			}
-			dir, err := dataDir(c)
+			st, err := openKeyStore(c, hubd.OpenExistingStore)
 			if err != nil {
 				return err
 			}
-			keys, err := hubd.ListKeys(dir)
+			defer st.Close()
+			keys, err := st.ListKeys(c.Context)
 			if err != nil {
 				return err
 			}
@@ -116,20 +129,21 @@ func keysRevokeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "revoke",
 		Usage: "revoke an API key: calls made with it fail from then on",
-		UsageText: "hubfs keys revoke [--data DIR] KEY\n\n" +
+		UsageText: "hubfs keys revoke [--data DIR | --store URL] KEY\n\n" +
 			"Example:\n" +
 			"   hubfs keys revoke --data ~/hub bqsmtzjyxcfmlvmquvfj2e6yqwa",
-		Flags: []cli.Flag{dataFlag()},
+		Flags: []cli.Flag{dataFlag(), storeFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("keys revoke takes one KEY, got %d arguments", c.NArg())
 			}
-			dir, err := dataDir(c)
+			st, err := openKeyStore(c, hubd.OpenExistingStore)
 			if err != nil {
 				return err
 			}
+			defer st.Close()
 			key := c.Args().First()
-			if err := hubd.RevokeKey(dir, key); err != nil {
+			if err := hubd.RevokeKeyIn(c.Context, st, key); err != nil {
 				return err
 			}
 			fmt.Fprintf(c.App.ErrWriter, "revoked %s\n", key)

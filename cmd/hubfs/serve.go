@@ -28,6 +28,27 @@ func dataFlag() cli.Flag {
 	}
 }
 
+// storeFlag is the hub's store, shared by serve and keys.
+func storeFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:    "store",
+		Usage:   "hub store `URL`: sqlite:PATH (default sqlite:DIR/hub.db of --data); postgres:// is not built yet",
+		EnvVars: []string{"HUBFS_STORE"},
+	}
+}
+
+// storeURL is --store, else the data directory's store.
+func storeURL(c *cli.Context) (string, error) {
+	if u := c.String("store"); u != "" {
+		return u, nil
+	}
+	dir, err := dataDir(c)
+	if err != nil {
+		return "", err
+	}
+	return hubd.DataDirStore(dir), nil
+}
+
 func dataDir(c *cli.Context) (string, error) {
 	if d := c.String("data"); d != "" {
 		return d, nil
@@ -39,7 +60,7 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run a self-hosted hub that speaks the Textile Hub Users protocol",
-		UsageText: "hubfs serve [--listen ADDR] [--data DIR] [--max-message-size N] [--tls-cert FILE --tls-key FILE] [--insecure] [--debug]\n\n" +
+		UsageText: "hubfs serve [--listen ADDR] [--data DIR] [--store URL] [--max-message-size N] [--tls-cert FILE --tls-key FILE] [--insecure] [--debug]\n\n" +
 			"One address serves native gRPC (Go clients, hubfs mount) and grpc-web websockets\n" +
 			"(the @textile/hub JavaScript client). Once listening, the address is printed on\n" +
 			"stdout as one line; logs go to stderr. SIGINT or SIGTERM stops it gracefully.\n\n" +
@@ -49,6 +70,7 @@ func serveCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: hubd.DefaultListen, Usage: "`ADDR` to serve on (host:port; port 0 picks one)", EnvVars: []string{"HUBFS_LISTEN"}},
 			dataFlag(),
+			storeFlag(),
 			&cli.IntFlag{Name: "max-message-size", Value: hubd.DefaultMaxMessageSize, Usage: "largest message body accepted, in `BYTES` of ciphertext per copy (at most 64 MiB)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve TLS with this certificate `FILE` (PEM; needs --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "private key `FILE` of --tls-cert (PEM)"},
@@ -82,6 +104,7 @@ func runServe(c *cli.Context) error {
 	srv, err := hubd.New(hubd.Config{
 		Listen:         c.String("listen"),
 		DataDir:        dir,
+		StoreURL:       c.String("store"), // "": the data directory's
 		MaxMessageSize: c.Int("max-message-size"),
 		TLSCertFile:    c.String("tls-cert"),
 		TLSKeyFile:     c.String("tls-key"),
@@ -105,7 +128,7 @@ func runServe(c *cli.Context) error {
 	// would drop its locks when closed.
 	keys, err := srv.ListKeys(context.Background())
 	if err == nil && !anyActive(keys) {
-		logger.Warn("no API key in the data directory yet: create one with `hubfs keys create`", "data", dir)
+		logger.Warn("no API key in the store yet: create one with `hubfs keys create`", "data", dir)
 	}
 
 	select {

@@ -5,17 +5,15 @@ package hubdtest
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	_ "modernc.org/sqlite" // the hub's store driver, for TamperMessage
-
 	"github.com/hubfs/hubfs/hubd"
+	"github.com/hubfs/hubfs/hubd/store/sqlite"
 )
 
 // Hub is a running test hub.
@@ -24,8 +22,9 @@ type Hub struct {
 	Server                     *hubd.Server
 
 	cfg     hubd.Config
-	mu      sync.Mutex // guards the fields below
-	serveCh chan error // Serve's result; nil when stopped
+	mu      sync.Mutex    // guards the fields below
+	serveCh chan error    // Serve's result; nil when stopped
+	store   *sqlite.Store // the one open of the data directory's store
 }
 
 // Option changes how Start configures the hub.
@@ -87,14 +86,27 @@ func Start(t testing.TB, opts ...Option) *Hub {
 
 func (h *Hub) start(t testing.TB) {
 	t.Helper()
-	srv, err := hubd.New(h.cfg)
+	// The hub is given its store (hubd.Config.Store), opened here, so
+	// that TamperMessage and HoldWriteLock can reach past the Store
+	// contract through the same open.
+	if err := os.MkdirAll(h.DataDir, 0o700); err != nil {
+		t.Fatalf("hubdtest: %v", err)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(h.DataDir, "hub.db"))
 	if err != nil {
+		t.Fatalf("hubdtest: open store: %v", err)
+	}
+	cfg := h.cfg
+	cfg.Store = st
+	srv, err := hubd.New(cfg)
+	if err != nil {
+		st.Close()
 		t.Fatalf("hubdtest: start hub: %v", err)
 	}
 	ch := make(chan error, 1)
 	go func() { ch <- srv.Serve() }()
 	h.mu.Lock()
-	h.Server, h.Addr, h.serveCh = srv, srv.Addr(), ch
+	h.Server, h.Addr, h.serveCh, h.store = srv, srv.Addr(), ch, st
 	// Later starts reuse the address, so clients can reconnect.
 	h.cfg.Listen = srv.Addr()
 	h.mu.Unlock()
@@ -104,7 +116,7 @@ func (h *Hub) start(t testing.TB) {
 func (h *Hub) Stop(t testing.TB) {
 	t.Helper()
 	h.mu.Lock()
-	srv, ch := h.Server, h.serveCh
+	srv, ch, st := h.Server, h.serveCh, h.store
 	h.serveCh = nil
 	h.mu.Unlock()
 	if ch == nil {
@@ -118,6 +130,9 @@ func (h *Hub) Stop(t testing.TB) {
 	if err := <-ch; err != nil {
 		t.Errorf("hubdtest: serve: %v", err)
 	}
+	if err := st.Close(); err != nil {
+		t.Errorf("hubdtest: close store: %v", err)
+	}
 }
 
 // Restart stops the hub and starts it again on the same data directory and
@@ -130,65 +145,46 @@ func (h *Hub) Restart(t testing.TB) {
 
 // TamperMessage flips a byte of the body of message id in box ("inbox" or
 // "sentbox"), so its signature no longer verifies. It works on a running
-// hub: the store is SQLite in WAL mode.
+// hub, through the hub's own open of its store.
 func (h *Hub) TamperMessage(t testing.TB, box, id string) {
 	t.Helper()
-	var boxNum int
+	var b hubd.Box
 	switch box {
 	case "inbox":
-		boxNum = int(hubd.Inbox)
+		b = hubd.Inbox
 	case "sentbox":
-		boxNum = int(hubd.Sentbox)
+		b = hubd.Sentbox
 	default:
 		t.Fatalf("hubdtest: TamperMessage: box %q is neither inbox nor sentbox", box)
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(h.DataDir, "hub.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatalf("hubdtest: TamperMessage: %v", err)
-	}
-	defer db.Close()
-	if err := tamper(db, boxNum, id); err != nil {
+	if err := h.sqlite(t).TamperBody(context.Background(), b, id); err != nil {
 		t.Fatalf("hubdtest: TamperMessage %s/%s: %v", box, id, err)
 	}
 }
 
-func tamper(db *sql.DB, box int, id string) error {
-	rows, err := db.Query(`SELECT rowid, body FROM messages WHERE box = ? AND id = ?`, box, id)
+// HoldWriteLock takes the hub store's write lock, as a writer in another
+// process would, so that a write call waits inside the hub until the
+// returned function (also run when the test ends) gives it back.
+func (h *Hub) HoldWriteLock(t testing.TB) (release func()) {
+	t.Helper()
+	rel, err := h.sqlite(t).HoldWriteLock(context.Background())
 	if err != nil {
-		return err
+		t.Fatalf("hubdtest: HoldWriteLock: %v", err)
 	}
-	type row struct {
-		rowid int64
-		body  []byte
+	var once sync.Once
+	release = func() { once.Do(rel) }
+	t.Cleanup(release)
+	return release
+}
+
+func (h *Hub) sqlite(t testing.TB) *sqlite.Store {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.serveCh == nil {
+		t.Fatal("hubdtest: the hub is stopped")
 	}
-	var found []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.rowid, &r.body); err != nil {
-			rows.Close()
-			return err
-		}
-		found = append(found, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(found) == 0 {
-		return fmt.Errorf("no such message")
-	}
-	for _, r := range found {
-		if len(r.body) == 0 {
-			return fmt.Errorf("message has an empty body")
-		}
-		// The middle byte is inside the ciphertext proper, whatever the
-		// layout: the signature fails and so would decryption.
-		r.body[len(r.body)/2] ^= 0x01
-		if _, err := db.Exec(`UPDATE messages SET body = ? WHERE rowid = ?`, r.body, r.rowid); err != nil {
-			return err
-		}
-	}
-	return nil
+	return h.store
 }
 
 // Endpoint is where the hub listens and its API key and secret: what a

@@ -1,4 +1,6 @@
-package hubd
+// Package sqlite is the embedded hub store: one SQLite file (modernc's
+// pure-Go driver, no cgo) in WAL mode.
+package sqlite
 
 import (
 	"context"
@@ -7,17 +9,16 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"modernc.org/sqlite" // registers the pure-Go "sqlite" driver: no cgo
 	sqlite3 "modernc.org/sqlite/lib"
-)
 
-// dbFile is the store's name inside the data directory.
-const dbFile = "hub.db"
+	"github.com/hubfs/hubfs/hubd/store"
+)
 
 // migrations are the schema, one step per version, applied in order inside
 // a transaction that also bumps PRAGMA user_version. Append only: an
@@ -68,21 +69,41 @@ var migrations = []string{
 		PRIMARY KEY (sender, key)
 	) WITHOUT ROWID;
 	CREATE INDEX send_keys_created ON send_keys (created_at);`,
+	// 3: the newest message id minted, so the next one is minted after it
+	// in the send's own transaction (store.NextID), whichever process
+	// sends, and even after the newest message was deleted. Existing
+	// stores start from their newest message.
+	`CREATE TABLE last_id (
+		one INTEGER PRIMARY KEY CHECK (one = 1),
+		id  TEXT NOT NULL
+	);
+	INSERT INTO last_id (one, id) SELECT 1, COALESCE(MAX(id), '') FROM messages;`,
 }
 
-// sqliteStore is the embedded Store: one SQLite file in WAL mode, so
-// `hubfs keys` (another process) can write while a server reads and writes
-// the same file. A process opens it once: SQLite's POSIX locks belong to
-// the process, so a second open's close could drop the first one's.
-type sqliteStore struct {
+// Store is the embedded store: one SQLite file in WAL mode, so `hubfs
+// keys` (another process) can write while a server reads and writes the
+// same file. A process opens it once: SQLite's POSIX locks belong to the
+// process, so a second open's close could drop the first one's.
+//
+// Its event feed carries the commits of this process only: a second hub
+// process on the same file would see none of the first one's events.
+type Store struct {
 	db *sql.DB
+	// writeMu is held by every write that publishes events, from the
+	// start of its transaction until its events are published, so that
+	// they are published in commit order. SQLite admits one writer at a
+	// time anyway (immediate transactions): the mutex costs no
+	// concurrency, and it makes this process's writers queue in Go
+	// instead of in SQLite's busy handler, which sleeps.
+	writeMu sync.Mutex
+	feed    store.Feed
 }
 
-var _ Store = (*sqliteStore)(nil)
+var _ store.Store = (*Store)(nil)
 
-// openSQLite opens (creating if needed) and migrates the store in dir.
-func openSQLite(ctx context.Context, dir string) (*sqliteStore, error) {
-	path := filepath.Join(dir, dbFile)
+// Open opens the store in the file at path, creating it if needed (the
+// directory must exist), and migrates its schema.
+func Open(ctx context.Context, path string) (*Store, error) {
 	// Create the file ourselves so it is private from the first byte: it
 	// holds the API secrets. Only a new file: opening and closing an
 	// existing one outside SQLite would drop every POSIX lock this process
@@ -95,13 +116,30 @@ func openSQLite(ctx context.Context, dir string) (*sqliteStore, error) {
 	} else if !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	return open(ctx, path)
+}
 
+// OpenExisting is Open for a file that must exist already: listing or
+// revoking keys in a mistyped place should say so, not create an empty
+// hub there. A missing file is an error wrapping os.ErrNotExist.
+func OpenExisting(ctx context.Context, path string) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no hub store at %s (check --data or --store; `hubfs keys create` makes one): %w", path, os.ErrNotExist)
+		}
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return open(ctx, path)
+}
+
+func open(ctx context.Context, path string) (*Store, error) {
 	q := url.Values{}
 	// busy_timeout lets a second process (hubfs keys next to hubfs serve)
 	// wait for the write lock instead of failing; synchronous=FULL because
 	// an acknowledged message must survive a power cut, not only a crash;
 	// immediate transactions take the write lock up front, so two writers
-	// never deadlock upgrading a read lock.
+	// never deadlock upgrading a read lock, and writers (of any process)
+	// commit in the order they began.
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
@@ -111,7 +149,7 @@ func openSQLite(ctx context.Context, dir string) (*sqliteStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &sqliteStore{db: db}
+	s := &Store{db: db}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -119,7 +157,7 @@ func openSQLite(ctx context.Context, dir string) (*sqliteStore, error) {
 	return s, nil
 }
 
-func (s *sqliteStore) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -147,44 +185,44 @@ func (s *sqliteStore) migrate(ctx context.Context) error {
 	return tx.Commit()
 }
 
-func (s *sqliteStore) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return s.db.Close() }
 
-func (s *sqliteStore) CreateKey(ctx context.Context, k APIKey) error {
+func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
 	_, err := s.db.ExecContext(ctx,
 		`INSERT INTO api_keys (key, secret, created_at, revoked) VALUES (?, ?, ?, ?)`,
 		k.Key, k.Secret, k.CreatedAt.UnixNano(), k.Revoked)
 	if err != nil {
-		return fmt.Errorf("create key: %w", err)
+		return fmt.Errorf("create key: %w", noSpace(err))
 	}
 	return nil
 }
 
-func (s *sqliteStore) GetKey(ctx context.Context, key string) (APIKey, error) {
-	var k APIKey
+func (s *Store) GetKey(ctx context.Context, key string) (store.APIKey, error) {
+	var k store.APIKey
 	var created int64
 	err := s.db.QueryRowContext(ctx,
 		`SELECT key, secret, created_at, revoked FROM api_keys WHERE key = ?`, key).
 		Scan(&k.Key, &k.Secret, &created, &k.Revoked)
 	if errors.Is(err, sql.ErrNoRows) {
-		return APIKey{}, ErrNotFound
+		return store.APIKey{}, store.ErrNotFound
 	}
 	if err != nil {
-		return APIKey{}, fmt.Errorf("get key: %w", err)
+		return store.APIKey{}, fmt.Errorf("get key: %w", err)
 	}
 	k.CreatedAt = time.Unix(0, created)
 	return k, nil
 }
 
-func (s *sqliteStore) ListKeys(ctx context.Context) ([]APIKey, error) {
+func (s *Store) ListKeys(ctx context.Context) ([]store.APIKey, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT key, secret, created_at, revoked FROM api_keys ORDER BY created_at, key`)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
 	defer rows.Close()
-	var keys []APIKey
+	var keys []store.APIKey
 	for rows.Next() {
-		var k APIKey
+		var k store.APIKey
 		var created int64
 		if err := rows.Scan(&k.Key, &k.Secret, &created, &k.Revoked); err != nil {
 			return nil, fmt.Errorf("list keys: %w", err)
@@ -198,63 +236,63 @@ func (s *sqliteStore) ListKeys(ctx context.Context) ([]APIKey, error) {
 	return keys, nil
 }
 
-func (s *sqliteStore) RevokeKey(ctx context.Context, key string) error {
+func (s *Store) RevokeKey(ctx context.Context, key string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked = 1 WHERE key = ?`, key)
 	if err != nil {
-		return fmt.Errorf("revoke key: %w", err)
+		return fmt.Errorf("revoke key: %w", noSpace(err))
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return store.ErrNotFound
 	}
 	return nil
 }
 
 const threadCols = `id, owner, name, is_db, created_at`
 
-func scanThread(row interface{ Scan(...any) error }) (Thread, error) {
-	var t Thread
+func scanThread(row interface{ Scan(...any) error }) (store.Thread, error) {
+	var t store.Thread
 	var created int64
 	if err := row.Scan(&t.ID, &t.Owner, &t.Name, &t.IsDB, &created); err != nil {
-		return Thread{}, err
+		return store.Thread{}, err
 	}
 	t.CreatedAt = time.Unix(0, created)
 	return t, nil
 }
 
-func (s *sqliteStore) CreateThread(ctx context.Context, t Thread) (Thread, error) {
+func (s *Store) CreateThread(ctx context.Context, t store.Thread) (store.Thread, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Thread{}, fmt.Errorf("create thread: %w", err)
+		return store.Thread{}, fmt.Errorf("create thread: %w", noSpace(err))
 	}
 	defer tx.Rollback()
 	if t.Name != "" {
 		old, err := scanThread(tx.QueryRowContext(ctx,
 			`SELECT `+threadCols+` FROM threads WHERE owner = ? AND name = ?`, t.Owner, t.Name))
 		if err == nil {
-			return old, ErrNameTaken
+			return old, store.ErrNameTaken
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return Thread{}, fmt.Errorf("create thread: %w", err)
+			return store.Thread{}, fmt.Errorf("create thread: %w", noSpace(err))
 		}
 	}
 	var one int
 	err = tx.QueryRowContext(ctx, `SELECT 1 FROM threads WHERE id = ?`, t.ID).Scan(&one)
 	if err == nil {
-		return Thread{}, ErrIDTaken
+		return store.Thread{}, store.ErrIDTaken
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return Thread{}, fmt.Errorf("create thread: %w", err)
+		return store.Thread{}, fmt.Errorf("create thread: %w", noSpace(err))
 	}
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO threads (`+threadCols+`) VALUES (?, ?, ?, ?, ?)`,
 		t.ID, t.Owner, t.Name, t.IsDB, t.CreatedAt.UnixNano()); err != nil {
-		return Thread{}, fmt.Errorf("create thread: %w", err)
+		return store.Thread{}, fmt.Errorf("create thread: %w", noSpace(err))
 	}
 	if err := touchUser(ctx, tx, t.Owner, t.CreatedAt.UnixNano()); err != nil {
-		return Thread{}, fmt.Errorf("create thread: %w", err)
+		return store.Thread{}, fmt.Errorf("create thread: %w", noSpace(err))
 	}
 	if err := tx.Commit(); err != nil {
-		return Thread{}, fmt.Errorf("create thread: %w", err)
+		return store.Thread{}, fmt.Errorf("create thread: %w", noSpace(err))
 	}
 	return t, nil
 }
@@ -265,38 +303,38 @@ func touchUser(ctx context.Context, tx *sql.Tx, owner string, now int64) error {
 	return err
 }
 
-func (s *sqliteStore) GetThread(ctx context.Context, owner, name string) (Thread, error) {
+func (s *Store) GetThread(ctx context.Context, owner, name string) (store.Thread, error) {
 	t, err := scanThread(s.db.QueryRowContext(ctx,
 		`SELECT `+threadCols+` FROM threads WHERE owner = ? AND name = ?`, owner, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Thread{}, ErrNotFound
+		return store.Thread{}, store.ErrNotFound
 	}
 	if err != nil {
-		return Thread{}, fmt.Errorf("get thread: %w", err)
+		return store.Thread{}, fmt.Errorf("get thread: %w", err)
 	}
 	return t, nil
 }
 
-func (s *sqliteStore) GetThreadByID(ctx context.Context, id []byte) (Thread, error) {
+func (s *Store) GetThreadByID(ctx context.Context, id []byte) (store.Thread, error) {
 	t, err := scanThread(s.db.QueryRowContext(ctx,
 		`SELECT `+threadCols+` FROM threads WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Thread{}, ErrNotFound
+		return store.Thread{}, store.ErrNotFound
 	}
 	if err != nil {
-		return Thread{}, fmt.Errorf("get thread: %w", err)
+		return store.Thread{}, fmt.Errorf("get thread: %w", err)
 	}
 	return t, nil
 }
 
-func (s *sqliteStore) ListThreads(ctx context.Context, owner string) ([]Thread, error) {
+func (s *Store) ListThreads(ctx context.Context, owner string) ([]store.Thread, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT `+threadCols+` FROM threads WHERE owner = ? ORDER BY created_at, id`, owner)
 	if err != nil {
 		return nil, fmt.Errorf("list threads: %w", err)
 	}
 	defer rows.Close()
-	var ts []Thread
+	var ts []store.Thread
 	for rows.Next() {
 		t, err := scanThread(rows)
 		if err != nil {
@@ -310,84 +348,119 @@ func (s *sqliteStore) ListThreads(ctx context.Context, owner string) ([]Thread, 
 	return ts, nil
 }
 
-func (s *sqliteStore) DeleteThread(ctx context.Context, id []byte) error {
+func (s *Store) DeleteThread(ctx context.Context, id []byte) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM threads WHERE id = ?`, id)
 	if err != nil {
-		return fmt.Errorf("delete thread: %w", err)
+		return fmt.Errorf("delete thread: %w", noSpace(err))
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		return store.ErrNotFound
 	}
 	return nil
 }
 
 const msgCols = `owner, box, id, sender, recipient, body, signature, created_at, read_at`
 
-func scanMessage(row interface{ Scan(...any) error }) (Message, error) {
-	var m Message
+func scanMessage(row interface{ Scan(...any) error }) (store.Message, error) {
+	var m store.Message
 	err := row.Scan(&m.Owner, &m.Box, &m.ID, &m.From, &m.To, &m.Body, &m.Signature, &m.CreatedAt, &m.ReadAt)
 	return m, err
 }
 
-func (s *sqliteStore) AddMessage(ctx context.Context, inbox, sentbox Message) error {
-	_, err := s.AddMessageOnce(ctx, inbox, sentbox, "")
-	return err
+func (s *Store) AddMessage(ctx context.Context, send store.Send) (store.Sent, error) {
+	sent, err := s.AddMessages(ctx, []store.Send{send})
+	if err != nil {
+		return store.Sent{}, err
+	}
+	return sent[0], nil
 }
 
-func (s *sqliteStore) AddMessageOnce(ctx context.Context, inbox, sentbox Message, key string) (Sent, error) {
-	sent, err := s.addMessage(ctx, inbox, sentbox, key)
+func (s *Store) AddMessages(ctx context.Context, sends []store.Send) ([]store.Sent, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	sent, events, err := s.addMessages(ctx, sends)
 	if err != nil {
-		return Sent{}, fmt.Errorf("add message: %w", noSpace(err))
+		return nil, fmt.Errorf("add message: %w", noSpace(err))
 	}
+	s.feed.Publish(events...)
 	return sent, nil
 }
 
-func (s *sqliteStore) addMessage(ctx context.Context, inbox, sentbox Message, key string) (Sent, error) {
+// addMessages runs the sends' transaction; the caller holds writeMu.
+func (s *Store) addMessages(ctx context.Context, sends []store.Send) ([]store.Sent, []store.Event, error) {
 	// The transaction takes the write lock at once (_txlock=immediate), so
 	// two sends under one key, even from two processes, are ordered: the
-	// second sees the first's row.
+	// second sees the first's row; and the last id read below is the
+	// newest any process minted.
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Sent{}, err
+		return nil, nil, err
 	}
 	defer tx.Rollback()
-	if key != "" {
-		var first Sent
-		err := tx.QueryRowContext(ctx,
-			`SELECT message_id, created_at FROM send_keys WHERE sender = ? AND key = ?`, sentbox.Owner, key).
-			Scan(&first.ID, &first.CreatedAt)
-		if err == nil {
-			return first, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return Sent{}, err
-		}
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO send_keys (sender, key, message_id, created_at) VALUES (?, ?, ?, ?)`,
-			sentbox.Owner, key, sentbox.ID, sentbox.CreatedAt); err != nil {
-			return Sent{}, err
-		}
+	var last string
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM last_id WHERE one = 1`).Scan(&last); err != nil {
+		return nil, nil, fmt.Errorf("read the last message id: %w", err)
 	}
-	for _, m := range []Message{inbox, sentbox} {
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO messages (`+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.Owner, m.Box, m.ID, m.From, m.To, m.Body, m.Signature, m.CreatedAt, m.ReadAt); err != nil {
-			return Sent{}, err
+	out := make([]store.Sent, 0, len(sends))
+	var events []store.Event
+	for _, send := range sends {
+		if send.Key != "" {
+			var first store.Sent
+			err := tx.QueryRowContext(ctx,
+				`SELECT message_id, created_at FROM send_keys WHERE sender = ? AND key = ?`, send.From, send.Key).
+				Scan(&first.ID, &first.CreatedAt)
+			if err == nil {
+				out = append(out, first)
+				continue
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return nil, nil, err
+			}
 		}
+		now := time.Now()
+		id, err := store.NextID(last, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		last = id
+		at := now.UnixNano()
+		if send.Key != "" {
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO send_keys (sender, key, message_id, created_at) VALUES (?, ?, ?, ?)`,
+				send.From, send.Key, id, at); err != nil {
+				return nil, nil, err
+			}
+		}
+		in := store.Message{Box: store.Inbox, Owner: send.To, ID: id, From: send.From, To: send.To,
+			Body: send.ToBody, Signature: send.ToSignature, CreatedAt: at}
+		sb := store.Message{Box: store.Sentbox, Owner: send.From, ID: id, From: send.From, To: send.To,
+			Body: send.FromBody, Signature: send.FromSignature, CreatedAt: at}
+		for _, m := range []store.Message{in, sb} {
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO messages (`+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				m.Owner, m.Box, m.ID, m.From, m.To, m.Body, m.Signature, m.CreatedAt, m.ReadAt); err != nil {
+				return nil, nil, err
+			}
+			events = append(events, store.Event{Action: store.Create, Message: m})
+		}
+		if err := touchUser(ctx, tx, send.From, at); err != nil {
+			return nil, nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET sent = sent + 1 WHERE owner = ?`, send.From); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, store.Sent{ID: id, CreatedAt: at, Stored: true})
 	}
-	if err := touchUser(ctx, tx, sentbox.Owner, sentbox.CreatedAt); err != nil {
-		return Sent{}, err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE users SET sent = sent + 1 WHERE owner = ?`, sentbox.Owner); err != nil {
-		return Sent{}, err
+	if _, err := tx.ExecContext(ctx, `UPDATE last_id SET id = ? WHERE one = 1`, last); err != nil {
+		return nil, nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return Sent{}, err
+		return nil, nil, err
 	}
-	return Sent{ID: sentbox.ID, CreatedAt: sentbox.CreatedAt, Stored: true}, nil
+	return out, events, nil
 }
 
-func (s *sqliteStore) PruneSendKeys(ctx context.Context, before int64) (int64, error) {
+func (s *Store) PruneSendKeys(ctx context.Context, before int64) (int64, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM send_keys WHERE created_at < ?`, before)
 	if err != nil {
 		return 0, fmt.Errorf("prune send keys: %w", noSpace(err))
@@ -397,16 +470,16 @@ func (s *sqliteStore) PruneSendKeys(ctx context.Context, before int64) (int64, e
 }
 
 // noSpace marks a failure for want of disk space (SQLITE_FULL, or ENOSPC
-// from the file system) as ErrNoSpace, keeping the cause.
+// from the file system) as store.ErrNoSpace, keeping the cause.
 func noSpace(err error) error {
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL || errors.Is(err, syscall.ENOSPC) {
-		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+		return fmt.Errorf("%w: %w", store.ErrNoSpace, err)
 	}
 	return err
 }
 
-func (s *sqliteStore) ListMessages(ctx context.Context, q Query) ([]Message, error) {
+func (s *Store) ListMessages(ctx context.Context, q store.Query) ([]store.Message, error) {
 	var b strings.Builder
 	args := []any{q.Owner, q.Box}
 	b.WriteString(`SELECT ` + msgCols + ` FROM messages WHERE owner = ? AND box = ?`)
@@ -439,15 +512,15 @@ func (s *sqliteStore) ListMessages(ctx context.Context, q Query) ([]Message, err
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
 	defer rows.Close()
-	msgs := make([]Message, 0, min(q.Limit, 128))
+	msgs := make([]store.Message, 0, min(q.Limit, 128))
 	size := 0
 	for rows.Next() {
 		m, err := scanMessage(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list messages: %w", err)
 		}
-		if size += pageSize(m); q.MaxBytes > 0 && size > q.MaxBytes {
-			return nil, ErrTooLarge
+		if size += store.PageSize(m); q.MaxBytes > 0 && size > q.MaxBytes {
+			return nil, store.ErrTooLarge
 		}
 		msgs = append(msgs, m)
 	}
@@ -457,48 +530,61 @@ func (s *sqliteStore) ListMessages(ctx context.Context, q Query) ([]Message, err
 	return msgs, nil
 }
 
-func (s *sqliteStore) MarkRead(ctx context.Context, owner, id string, at int64) (Message, error) {
+func (s *Store) MarkRead(ctx context.Context, owner, id string, at int64) (store.Message, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	m, err := scanMessage(s.db.QueryRowContext(ctx,
 		`UPDATE messages SET read_at = ? WHERE owner = ? AND box = ? AND id = ? RETURNING `+msgCols,
-		at, owner, Inbox, id))
+		at, owner, store.Inbox, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Message{}, ErrNotFound
+		return store.Message{}, store.ErrNotFound
 	}
 	if err != nil {
-		return Message{}, fmt.Errorf("mark read: %w", err)
+		return store.Message{}, fmt.Errorf("mark read: %w", noSpace(err))
 	}
+	s.feed.Publish(store.Event{Action: store.Save, Message: m})
 	return m, nil
 }
 
-func (s *sqliteStore) DeleteMessage(ctx context.Context, box Box, owner, id string) (bool, error) {
+func (s *Store) DeleteMessage(ctx context.Context, box store.Box, owner, id string) (bool, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	res, err := s.db.ExecContext(ctx,
 		`DELETE FROM messages WHERE owner = ? AND box = ? AND id = ?`, owner, box, id)
 	if err != nil {
-		return false, fmt.Errorf("delete message: %w", err)
+		return false, fmt.Errorf("delete message: %w", noSpace(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("delete message: %w", err)
 	}
-	return n > 0, nil
+	if n == 0 {
+		return false, nil
+	}
+	s.feed.Publish(store.Event{Action: store.Delete, Message: store.Message{Box: box, Owner: owner, ID: id}})
+	return true, nil
 }
 
-func (s *sqliteStore) Usage(ctx context.Context, owner string) (Usage, error) {
-	var u Usage
+// Subscribe implements store.Store: this process's commits, in commit
+// order.
+func (s *Store) Subscribe(fn func(store.Event)) (cancel func()) { return s.feed.Subscribe(fn) }
+
+func (s *Store) Usage(ctx context.Context, owner string) (store.Usage, error) {
+	var u store.Usage
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT box, COUNT(*), COALESCE(SUM(length(body) + length(signature)), 0)
 		 FROM messages WHERE owner = ? GROUP BY box`, owner)
 	if err != nil {
-		return Usage{}, fmt.Errorf("usage: %w", err)
+		return store.Usage{}, fmt.Errorf("usage: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var box Box
+		var box store.Box
 		var n, bytes int64
 		if err := rows.Scan(&box, &n, &bytes); err != nil {
-			return Usage{}, fmt.Errorf("usage: %w", err)
+			return store.Usage{}, fmt.Errorf("usage: %w", err)
 		}
-		if box == Sentbox {
+		if box == store.Sentbox {
 			u.SentboxMessages = n
 		} else {
 			u.InboxMessages = n
@@ -506,13 +592,13 @@ func (s *sqliteStore) Usage(ctx context.Context, owner string) (Usage, error) {
 		u.StoredBytes += bytes
 	}
 	if err := rows.Err(); err != nil {
-		return Usage{}, fmt.Errorf("usage: %w", err)
+		return store.Usage{}, fmt.Errorf("usage: %w", err)
 	}
 	var first int64
 	err = s.db.QueryRowContext(ctx, `SELECT sent, first_seen FROM users WHERE owner = ?`, owner).
 		Scan(&u.SentMessages, &first)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Usage{}, fmt.Errorf("usage: %w", err)
+		return store.Usage{}, fmt.Errorf("usage: %w", err)
 	}
 	if first != 0 {
 		u.FirstSeen = time.Unix(0, first)
