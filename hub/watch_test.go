@@ -2,10 +2,8 @@ package hub_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -322,7 +320,7 @@ func TestWatchRefusedStreams(t *testing.T) {
 	_, ev := watchInbox(t, bob)
 
 	// A send waiting on the store's write lock keeps the hub draining.
-	release := holdWriteLock(t, h)
+	release := h.HoldWriteLock(t)
 	sent := make(chan error, 1)
 	go func() {
 		_, err := alice.c.SendMessage(ctx, alice.key, bob.pub(), []byte("held"))
@@ -368,31 +366,4 @@ func TestWatchRefusedStreams(t *testing.T) {
 	if e := ev.next(t, hub.MailboxEventCreate); e.MessageID != m.ID {
 		t.Fatalf("create event for %s, want %s", e.MessageID, m.ID)
 	}
-}
-
-// holdWriteLock takes the hub store's write lock, so that a write call
-// waits inside the hub, until the returned function gives it back.
-func holdWriteLock(t *testing.T, h *hubdtest.Hub) (release func()) {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(h.DataDir, "hub.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	release = func() {
-		once.Do(func() {
-			conn.ExecContext(context.Background(), "ROLLBACK")
-			conn.Close()
-			db.Close()
-		})
-	}
-	t.Cleanup(release)
-	return release
 }
