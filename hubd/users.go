@@ -17,12 +17,12 @@ import (
 )
 
 // MailboxName is the thread DB that holds a user's inbox and sentbox.
-const MailboxName = "hubmail"
+const MailboxName = wire.MailboxName
 
 // Paging bounds of the hub (protocol.md §5).
 const (
 	defaultLimit = 100
-	maxLimit     = 10000
+	maxLimit     = wire.MaxPageSize
 )
 
 // Errors of protocol.md §5's table, with the hub's codes and messages.
@@ -259,6 +259,9 @@ func (u *usersService) ListSentboxMessages(ctx context.Context, req *hubpb.ListS
 	return &hubpb.ListSentboxMessagesResponse{Messages: msgs}, nil
 }
 
+// messageID takes an id from a request. It is deliberately lenient (as the
+// Textile hub is): any short string is looked up, and one that is not a
+// message id (wire.ValidMessageID) is simply not found.
 func messageID(id string) (string, error) {
 	if id == "" {
 		return "", status.Error(codes.InvalidArgument, "message id is required")
