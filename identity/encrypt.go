@@ -1,11 +1,13 @@
 package identity
 
 import (
+	"crypto/ecdh"
 	"crypto/rand"
 	"fmt"
 	"math/big"
 
 	"golang.org/x/crypto/nacl/box"
+	"golang.org/x/crypto/salsa20/salsa"
 )
 
 const (
@@ -23,24 +25,42 @@ const (
 // a random nonce per call, output nonce || ephemeral public key || box. The
 // sender is anonymous; Textile authenticates bodies by signing the
 // ciphertext instead.
+//
+// It costs two scalar multiplications, the ephemeral public key and the
+// shared secret. box.GenerateKey followed by box.Seal costs three: x/crypto's
+// curve25519.ScalarMult goes through crypto/ecdh.NewPrivateKey, which
+// computes (and there discards) the public key of the scalar it is given.
 func (pk *PublicKey) Encrypt(plaintext []byte) ([]byte, error) {
 	if pk == nil || pk.x25519 == [32]byte{} {
 		return nil, fmt.Errorf("%w: empty public key", ErrInvalidKey)
 	}
-	ephPub, ephPriv, err := box.GenerateKey(rand.Reader)
+	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate ephemeral key: %w", err)
 	}
+	recipient, err := ecdh.X25519().NewPublicKey(pk.x25519[:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
+	}
+	shared, err := eph.ECDH(recipient)
+	if err != nil {
+		// Only a small-order recipient makes the shared secret zero, and
+		// PublicKeyFromBytes refuses those.
+		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
+	}
+	key := boxKey(shared)
 	out := make([]byte, nonceSize+keySize, len(plaintext)+Overhead)
 	if _, err := rand.Read(out[:nonceSize]); err != nil {
 		return nil, fmt.Errorf("read random nonce: %w", err)
 	}
-	copy(out[nonceSize:], ephPub[:])
-	return box.Seal(out, plaintext, (*[nonceSize]byte)(out[:nonceSize]), &pk.x25519, ephPriv), nil
+	copy(out[nonceSize:], eph.PublicKey().Bytes())
+	return box.SealAfterPrecomputation(out, plaintext, (*[nonceSize]byte)(out[:nonceSize]), &key), nil
 }
 
 // Decrypt opens a ciphertext made by Encrypt here or in JS. Every failure is
-// ErrDecrypt: which check failed would only help an attacker.
+// ErrDecrypt: which check failed would only help an attacker. It costs one
+// scalar multiplication: the identity's X25519 secret was derived when the
+// key was loaded.
 func (k *PrivateKey) Decrypt(ciphertext []byte) ([]byte, error) {
 	if !k.CanSign() {
 		return nil, fmt.Errorf("%w: empty private key", ErrInvalidKey)
@@ -49,11 +69,20 @@ func (k *PrivateKey) Decrypt(ciphertext []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: ciphertext is %d bytes, shorter than the %d-byte overhead", ErrDecrypt, len(ciphertext), Overhead)
 	}
 	nonce := (*[nonceSize]byte)(ciphertext[:nonceSize])
-	eph := (*[keySize]byte)(ciphertext[nonceSize : nonceSize+keySize])
-	// A small-order ephemeral key is accepted, as tweetnacl does: it lets
-	// the sender, who knows the plaintext anyway, predict the box key, and
-	// nothing more.
-	plain, ok := box.Open(nil, ciphertext[nonceSize+keySize:], nonce, eph, &k.x25519)
+	eph, err := ecdh.X25519().NewPublicKey(ciphertext[nonceSize : nonceSize+keySize])
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	shared, err := k.ecdh.ECDH(eph)
+	if err != nil {
+		// A small-order ephemeral key makes the shared secret all zero.
+		// It is accepted, as tweetnacl and box.Open do: it lets the
+		// sender, who knows the plaintext anyway, predict the box key, and
+		// nothing more.
+		shared = make([]byte, keySize)
+	}
+	key := boxKey(shared)
+	plain, ok := box.OpenAfterPrecomputation(nil, ciphertext[nonceSize+keySize:], nonce, &key)
 	if !ok {
 		return nil, ErrDecrypt
 	}
@@ -63,6 +92,15 @@ func (k *PrivateKey) Decrypt(ciphertext []byte) ([]byte, error) {
 		plain = []byte{}
 	}
 	return plain, nil
+}
+
+// boxKey is nacl's crypto_box_beforenm (box.Precompute after its scalar
+// multiplication): HSalsa20 of the X25519 shared secret under a zero nonce.
+func boxKey(shared []byte) [32]byte {
+	var zeros [16]byte
+	var key [32]byte
+	salsa.HSalsa20(&key, &zeros, (*[32]byte)(shared), &salsa.Sigma)
+	return key
 }
 
 // Curve constants for the Edwards-to-Montgomery map. math/big keeps this

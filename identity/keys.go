@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha512"
@@ -39,6 +40,7 @@ const maxKeyString = 1024
 type PrivateKey struct {
 	priv   ed25519.PrivateKey // seed||pub: nacl's "secret key", JS PrivateKey.privKey
 	x25519 [32]byte           // clamped SHA-512(seed)[:32], computed once for Decrypt
+	ecdh   *ecdh.PrivateKey   // x25519 ready for Decrypt's one scalar multiplication
 	pub    *PublicKey
 }
 
@@ -74,6 +76,9 @@ func PrivateKeyFromSeed(seed []byte) (*PrivateKey, error) {
 	k.x25519[0] &= 248
 	k.x25519[31] &= 127
 	k.x25519[31] |= 64
+	if k.ecdh, err = ecdh.X25519().NewPrivateKey(k.x25519[:]); err != nil {
+		return nil, fmt.Errorf("derive X25519 key: %w", err)
+	}
 	return k, nil
 }
 
