@@ -67,7 +67,8 @@ func BenchmarkVerify(b *testing.B) {
 	})
 }
 
-// BenchmarkParsePublicKey prices the curve check done once per parsed key.
+// BenchmarkParsePublicKey parses one sender's key again and again, as the
+// mount does for a mailbox of mail from one sender.
 func BenchmarkParsePublicKey(b *testing.B) {
 	k, _ := NewPrivateKey()
 	s := k.Public().String()
@@ -112,6 +113,35 @@ func BenchmarkParsePrivateKey(b *testing.B) {
 	s := k.String()
 	for b.Loop() {
 		if _, err := ParsePrivateKey(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParsePublicKeyMiss parses keys that are never in the parsed-key
+// cache (twice as many distinct keys as it holds, in turn).
+func BenchmarkParsePublicKeyMiss(b *testing.B) {
+	keys := make([]string, 2048)
+	for i := range keys {
+		k, _ := NewPrivateKey()
+		keys[i] = k.Public().String()
+	}
+	i := 0
+	for b.Loop() {
+		if _, err := ParsePublicKey(keys[i%len(keys)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkEdwardsToMontgomery prices the curve check and key conversion
+// alone.
+func BenchmarkEdwardsToMontgomery(b *testing.B) {
+	k, _ := NewPrivateKey()
+	pub := [32]byte(k.PubKey())
+	for b.Loop() {
+		if _, err := edwardsToMontgomery(pub); err != nil {
 			b.Fatal(err)
 		}
 	}

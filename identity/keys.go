@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -76,8 +77,14 @@ func PrivateKeyFromSeed(seed []byte) (*PrivateKey, error) {
 	k.x25519[0] &= 248
 	k.x25519[31] &= 127
 	k.x25519[31] |= 64
+	// NewPrivateKey computes the X25519 public key of the secret, once per
+	// loaded identity. It must be the Montgomery form of the ed25519 key,
+	// which is what senders encrypt to; checking costs one comparison.
 	if k.ecdh, err = ecdh.X25519().NewPrivateKey(k.x25519[:]); err != nil {
 		return nil, fmt.Errorf("derive X25519 key: %w", err)
+	}
+	if !bytes.Equal(k.ecdh.PublicKey().Bytes(), pub.x25519[:]) {
+		return nil, fmt.Errorf("derive X25519 key: its public key is not the ed25519 key's Montgomery form")
 	}
 	return k, nil
 }
@@ -160,17 +167,22 @@ type PublicKey struct {
 
 // PublicKeyFromBytes takes the raw 32-byte ed25519 key (JS PublicKey.pubKey).
 // It rejects encodings that are not curve points and points of small order.
+// Keys parsed recently are served from a small cache, so the result may be
+// shared with other callers; a PublicKey never changes.
 func PublicKeyFromBytes(b []byte) (*PublicKey, error) {
 	if len(b) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: public key is %d bytes, want %d", ErrInvalidKey, len(b), ed25519.PublicKeySize)
 	}
-	pk := &PublicKey{}
-	copy(pk.key[:], b)
-	u, err := edwardsToMontgomery(pk.key)
+	key := [ed25519.PublicKeySize]byte(b)
+	if pk, ok := parsedKeys.Get(key); ok {
+		return pk, nil
+	}
+	u, err := edwardsToMontgomery(key)
 	if err != nil {
 		return nil, err
 	}
-	pk.x25519 = u
+	pk := &PublicKey{key: key, x25519: u}
+	parsedKeys.Add(key, pk)
 	return pk, nil
 }
 
