@@ -81,10 +81,10 @@ func PrivateKeyFromSeed(seed []byte) (*PrivateKey, error) {
 	// loaded identity. It must be the Montgomery form of the ed25519 key,
 	// which is what senders encrypt to; checking costs one comparison.
 	if k.ecdh, err = ecdh.X25519().NewPrivateKey(k.x25519[:]); err != nil {
-		return nil, fmt.Errorf("derive X25519 key: %w", err)
+		return nil, fmt.Errorf("%w: derive X25519 key: %w", ErrInvalidKey, err)
 	}
 	if !bytes.Equal(k.ecdh.PublicKey().Bytes(), pub.x25519[:]) {
-		return nil, fmt.Errorf("derive X25519 key: its public key is not the ed25519 key's Montgomery form")
+		return nil, fmt.Errorf("%w: derived X25519 key is not the Montgomery form of the public key", ErrInvalidKey)
 	}
 	return k, nil
 }
