@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"bytes"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha512"
@@ -39,6 +41,7 @@ const maxKeyString = 1024
 type PrivateKey struct {
 	priv   ed25519.PrivateKey // seed||pub: nacl's "secret key", JS PrivateKey.privKey
 	x25519 [32]byte           // clamped SHA-512(seed)[:32], computed once for Decrypt
+	ecdh   *ecdh.PrivateKey   // x25519 ready for Decrypt's one scalar multiplication
 	pub    *PublicKey
 }
 
@@ -74,6 +77,15 @@ func PrivateKeyFromSeed(seed []byte) (*PrivateKey, error) {
 	k.x25519[0] &= 248
 	k.x25519[31] &= 127
 	k.x25519[31] |= 64
+	// NewPrivateKey computes the X25519 public key of the secret, once per
+	// loaded identity. It must be the Montgomery form of the ed25519 key,
+	// which is what senders encrypt to; checking costs one comparison.
+	if k.ecdh, err = ecdh.X25519().NewPrivateKey(k.x25519[:]); err != nil {
+		return nil, fmt.Errorf("%w: derive X25519 key: %w", ErrInvalidKey, err)
+	}
+	if !bytes.Equal(k.ecdh.PublicKey().Bytes(), pub.x25519[:]) {
+		return nil, fmt.Errorf("%w: derived X25519 key is not the Montgomery form of the public key", ErrInvalidKey)
+	}
 	return k, nil
 }
 
@@ -155,17 +167,22 @@ type PublicKey struct {
 
 // PublicKeyFromBytes takes the raw 32-byte ed25519 key (JS PublicKey.pubKey).
 // It rejects encodings that are not curve points and points of small order.
+// Keys parsed recently are served from a small cache, so the result may be
+// shared with other callers; a PublicKey never changes.
 func PublicKeyFromBytes(b []byte) (*PublicKey, error) {
 	if len(b) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: public key is %d bytes, want %d", ErrInvalidKey, len(b), ed25519.PublicKeySize)
 	}
-	pk := &PublicKey{}
-	copy(pk.key[:], b)
-	u, err := edwardsToMontgomery(pk.key)
+	key := [ed25519.PublicKeySize]byte(b)
+	if pk, ok := parsedKeys.Get(key); ok {
+		return pk, nil
+	}
+	u, err := edwardsToMontgomery(key)
 	if err != nil {
 		return nil, err
 	}
-	pk.x25519 = u
+	pk := &PublicKey{key: key, x25519: u}
+	parsedKeys.Add(key, pk)
 	return pk, nil
 }
 
