@@ -177,6 +177,10 @@ func (s *Server) internal(ctx context.Context, what string, err error) error {
 	if errors.Is(err, ErrNoSpace) {
 		return errNoSpace
 	}
+	if storeUnavailable(err) {
+		s.storeFailed()
+		return errStoreDown
+	}
 	return status.Error(codes.Internal, "internal error: "+what)
 }
 

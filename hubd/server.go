@@ -19,10 +19,12 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/hubfs/hubfs/identity"
@@ -101,6 +103,14 @@ type Config struct {
 	// keepalive defaults in tests; 0 = the Default values. grpc raises
 	// KeepaliveTime to at least one second.
 	KeepaliveMinTime, KeepaliveTime, KeepaliveTimeout time.Duration
+
+	// MetricsListen, if set, serves Prometheus metrics at MetricsPath on
+	// this address, under Listen's rules (TLS if configured, else
+	// plaintext only on loopback unless AllowInsecure).
+	MetricsListen string
+	// StoreCheckEvery is how often a store that can be pinged
+	// (StorePinger) is; 0 = DefaultStoreCheckEvery.
+	StoreCheckEvery time.Duration
 }
 
 // Server is a running hub. New binds the address; Serve serves until
@@ -128,6 +138,16 @@ type Server struct {
 	grpc  *grpc.Server
 	http  *http.Server
 	ready chan struct{} // closed when Serve has started the servers
+
+	// Operating the hub (health.go, metrics.go).
+	health        *health.Server
+	draining      chan struct{} // closed when Shutdown begins
+	pinger        StorePinger   // nil: the store cannot be pinged
+	storeUp       atomic.Bool   // the store answered its last ping
+	checkStoreNow chan struct{} // a call found the store unreachable
+	metrics       *metrics
+	metricsLn     net.Listener // nil without Config.MetricsListen
+	metricsHTTP   *http.Server
 
 	mu       sync.Mutex // guards the fields below
 	serving  bool
@@ -162,6 +182,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.KeepaliveTimeout <= 0 {
 		cfg.KeepaliveTimeout = DefaultKeepaliveTimeout
+	}
+	if cfg.StoreCheckEvery <= 0 {
+		cfg.StoreCheckEvery = DefaultStoreCheckEvery
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -227,6 +250,14 @@ func New(cfg Config) (*Server, error) {
 		}
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	var metricsLn net.Listener
+	if cfg.MetricsListen != "" {
+		if metricsLn, err = listenMetrics(cfg.MetricsListen, tlsConfig, cfg.AllowInsecure); err != nil {
+			ln.Close()
+			closeStore()
+			return nil, err
+		}
+	}
 
 	s := &Server{
 		cfg:      cfg,
@@ -240,6 +271,11 @@ func New(cfg Config) (*Server, error) {
 		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
 		serveErr: make(chan error, 4),
+
+		draining:      make(chan struct{}),
+		checkStoreNow: make(chan struct{}, 1),
+		metrics:       newMetrics(store),
+		metricsLn:     metricsLn,
 	}
 	s.tokens = newTokenIssuer(hostKey)
 	s.keys = newKeyCache(store)
@@ -259,11 +295,15 @@ func New(cfg Config) (*Server, error) {
 		grpc.MaxHeaderListSize(maxHeaderBytes),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: cfg.KeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: cfg.KeepaliveTime, Timeout: cfg.KeepaliveTimeout}),
-		grpc.ChainUnaryInterceptor(s.logUnary, s.trackUnary, s.authUnary),
-		grpc.ChainStreamInterceptor(s.logStream, s.trackStream, s.authStream),
+		// Health calls pass only metrics and logging: no API key, and
+		// answered while draining or while the store is down.
+		grpc.ChainUnaryInterceptor(s.metrics.unary, s.logUnary, exceptHealthUnary(s.trackUnary), exceptHealthUnary(s.gateUnary), exceptHealthUnary(s.authUnary)),
+		grpc.ChainStreamInterceptor(s.metrics.stream, s.logStream, exceptHealthStream(s.trackStream), exceptHealthStream(s.gateStream), exceptHealthStream(s.authStream)),
 	)
 	hubpb.RegisterAPIServiceServer(s.grpc, &usersService{s: s})
 	hubpb.RegisterAPIServer(s.grpc, &threadsService{s: s})
+	s.setupHealth()
+	s.metricsHTTP = s.metricsServer()
 	s.http = &http.Server{
 		Handler:           s.webHandler(),
 		ReadHeaderTimeout: 30 * time.Second,
@@ -368,6 +408,8 @@ func (s *Server) Serve() error {
 		}
 	}()
 	go s.pruneLoop()
+	go s.watchStore()
+	go s.serveMetrics()
 	close(s.ready)
 
 	select {
@@ -403,6 +445,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer close(s.done)
 
 	s.log.Info("hub shutting down")
+	// Health first, so that balancers stop sending calls here; its Watch
+	// streams end with the Listen streams.
+	s.health.Shutdown()
+	close(s.draining)
 	s.mux.close() // no new connections
 	s.inflight.drain()
 	s.events.close()
@@ -435,6 +481,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
 		}
+	}
+	// Metrics last: the drain is worth watching.
+	if s.metricsLn != nil {
+		s.metricsHTTP.Close()
+		s.metricsLn.Close() // if Serve never ran
 	}
 	s.log.Info("hub stopped")
 	return errors.Join(errs...)

@@ -98,14 +98,22 @@ func (s *Server) preAuth(ctx context.Context, key string) error {
 	err := s.keys.check(ctx, key)
 	if err != nil && !errors.Is(err, errBadAPIKey) {
 		s.log.ErrorContext(ctx, "look up API key", "err", err)
+		if storeUnavailable(err) {
+			s.storeFailed()
+		}
 		return status.Error(codes.Unavailable, "cannot check the API key now: try again")
 	}
 	return err
 }
 
-// tapHandle is the native gRPC side of preAuth (grpc.InTapHandle).
+// tapHandle is the native gRPC side of preAuth (grpc.InTapHandle). Health
+// checks need no API key.
 func (s *Server) tapHandle(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if isHealthMethod(info.FullMethodName) {
+		return ctx, nil
+	}
 	if err := s.preAuth(ctx, firstMD(info.Header, mdAPIKey)); err != nil {
+		s.metrics.refusedPreAuth(err)
 		return nil, err
 	}
 	return ctx, nil
@@ -117,11 +125,19 @@ func (s *Server) tapHandle(ctx context.Context, info *tap.Info) (context.Context
 // trailers, which the wrapper turns into grpc-web frames.
 func (s *Server) webPreAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isHealthMethod(r.URL.Path) {
+			liftPreAuthLimit(r.Context())
+			next.ServeHTTP(w, r)
+			return
+		}
 		md := metadata.MD{}
 		for k, v := range r.Header {
 			md.Set(k, v...)
 		}
 		err := s.preAuth(r.Context(), firstMD(md, mdAPIKey))
+		if err != nil {
+			s.metrics.refusedPreAuth(err)
+		}
 		if err == nil {
 			liftPreAuthLimit(r.Context())
 			next.ServeHTTP(w, r)

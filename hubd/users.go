@@ -167,6 +167,7 @@ func (u *usersService) SendMessage(ctx context.Context, req *hubpb.SendMessageRe
 	if err != nil {
 		return nil, u.s.internal(ctx, "store message", err)
 	}
+	u.s.metrics.sent(stored.Stored, len(req.GetToBody())+len(req.GetToSignature())+len(req.GetFromBody())+len(req.GetFromSignature()))
 	// A repeat of a send that is stored already (Stored false) is answered
 	// as the first time; the store told listeners nothing.
 	return &hubpb.SendMessageResponse{Id: stored.ID, CreatedAt: stored.CreatedAt}, nil
