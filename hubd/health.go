@@ -69,6 +69,7 @@ func (s *Server) setupHealth() {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(s.grpc, &healthService{Server: s.health, draining: s.draining})
 	s.storeUp.Store(true)
+	s.storeLost, s.loseStore = context.WithCancelCause(context.Background())
 	if p, ok := s.store.(StorePinger); ok {
 		s.pinger = p
 	}
@@ -80,14 +81,18 @@ func (s *Server) setStoreUp(up bool, err error) {
 		return
 	}
 	st := healthpb.HealthCheckResponse_SERVING
+	s.storeMu.Lock()
 	if up {
 		s.log.Info("store reachable again")
 		s.metrics.storeUp.Set(1)
+		s.storeLost, s.loseStore = context.WithCancelCause(context.Background())
 	} else {
 		s.log.Error("store unreachable: refusing calls until it answers", "err", err)
 		s.metrics.storeUp.Set(0)
 		st = healthpb.HealthCheckResponse_NOT_SERVING
+		s.loseStore(errStoreDown)
 	}
+	s.storeMu.Unlock()
 	// After health.Shutdown (draining) this changes nothing: NOT_SERVING
 	// sticks.
 	for name := range s.grpc.GetServiceInfo() {
@@ -140,11 +145,27 @@ func (s *Server) watchStore() {
 }
 
 // gateUnary and gateStream refuse calls at once while the store is down.
+// A unary call in flight when the store is found down is cancelled and
+// answered Unavailable too: a store that hangs (a database behind a dead
+// connection) would otherwise hold it for the client's whole deadline.
+// Streams are left alone: Listen does not wait on the store, and
+// GetToken's lookups are bounded by its challenge timeout.
 func (s *Server) gateUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if !s.storeUp.Load() {
 		return nil, errStoreDown
 	}
-	return handler(ctx, req)
+	s.storeMu.Lock()
+	lost := s.storeLost
+	s.storeMu.Unlock()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(lost, func() { cancel(errStoreDown) })
+	defer stop()
+	resp, err := handler(ctx, req)
+	if err != nil && errors.Is(context.Cause(ctx), errStoreDown) {
+		return nil, errStoreDown
+	}
+	return resp, err
 }
 
 func (s *Server) gateStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {

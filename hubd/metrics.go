@@ -137,7 +137,9 @@ func (m *metrics) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerI
 	return err
 }
 
-func (m *metrics) refusedPreAuth(err error) { m.refused.WithLabelValues(status.Code(err).String()).Inc() }
+func (m *metrics) refusedPreAuth(err error) {
+	m.refused.WithLabelValues(status.Code(err).String()).Inc()
+}
 
 // poolCollector exports a store's PoolStats as hubfs_store_pool_<stat>
 // gauges. The stats are the store's to name, so it is an unchecked

@@ -144,7 +144,10 @@ type Server struct {
 	draining      chan struct{} // closed when Shutdown begins
 	pinger        StorePinger   // nil: the store cannot be pinged
 	storeUp       atomic.Bool   // the store answered its last ping
-	checkStoreNow chan struct{} // a call found the store unreachable
+	storeMu       sync.Mutex    // guards storeLost and loseStore
+	storeLost     context.Context
+	loseStore     context.CancelCauseFunc // cancels storeLost when the store is found down
+	checkStoreNow chan struct{}           // a call found the store unreachable
 	metrics       *metrics
 	metricsLn     net.Listener // nil without Config.MetricsListen
 	metricsHTTP   *http.Server
