@@ -41,6 +41,7 @@ const methodListen = "/threads.pb.API/Listen"
 type metrics struct {
 	reg       *prometheus.Registry
 	requests  *prometheus.CounterVec
+	inFlight  *prometheus.GaugeVec
 	latency   *prometheus.HistogramVec
 	refused   *prometheus.CounterVec
 	stored    prometheus.Counter
@@ -57,6 +58,10 @@ func newMetrics(st Store) *metrics {
 			Name: "hubfs_hub_requests_total",
 			Help: "Calls handled (native gRPC and grpc-web), by full method and gRPC status code. Calls refused before their body was read are in hubfs_hub_preauth_refused_total.",
 		}, []string{"method", "code"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hubfs_hub_requests_in_flight",
+			Help: "Calls being handled now, by full method: what a drain waits for (Listen streams included until they end).",
+		}, []string{"method"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "hubfs_hub_request_duration_seconds",
 			Help: "Time from a call's first interceptor to its status, by full method and gRPC status code; for streams (Listen, GetToken) the stream's lifetime.",
@@ -90,7 +95,7 @@ func newMetrics(st Store) *metrics {
 		}),
 	}
 	m.storeUp.Set(1)
-	m.reg.MustRegister(m.requests, m.latency, m.refused, m.stored, m.repeats, m.bytes, m.listeners, m.storeUp,
+	m.reg.MustRegister(m.requests, m.inFlight, m.latency, m.refused, m.stored, m.repeats, m.bytes, m.listeners, m.storeUp,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if ps, ok := st.(PoolStatser); ok {
@@ -121,6 +126,9 @@ func (m *metrics) observe(method string, start time.Time, err error) {
 // grpc-web calls reach the same grpc.Server and pass through them as well.
 func (m *metrics) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
+	g := m.inFlight.WithLabelValues(info.FullMethod)
+	g.Inc()
+	defer g.Dec()
 	resp, err := handler(ctx, req)
 	m.observe(info.FullMethod, start, err)
 	return resp, err
@@ -128,6 +136,9 @@ func (m *metrics) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo
 
 func (m *metrics) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	start := time.Now()
+	g := m.inFlight.WithLabelValues(info.FullMethod)
+	g.Inc()
+	defer g.Dec()
 	if info.FullMethod == methodListen {
 		m.listeners.Inc()
 		defer m.listeners.Dec()
@@ -215,6 +226,7 @@ func (s *Server) serveMetrics() {
 	if s.metricsLn == nil {
 		return
 	}
+	s.log.Info("metrics serving", "addr", s.MetricsAddr(), "path", MetricsPath)
 	if err := s.metricsHTTP.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.serveErr <- fmt.Errorf("serve metrics: %w", err)
 	}

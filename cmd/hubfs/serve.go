@@ -15,9 +15,11 @@ import (
 	"github.com/hubfs/hubfs/hubd"
 )
 
-// shutdownGrace bounds how long `hubfs serve` waits for calls in flight
-// after SIGINT or SIGTERM; a second signal stops at once.
-const shutdownGrace = 30 * time.Second
+// defaultDrainTimeout bounds how long `hubfs serve` waits for calls in
+// flight after SIGINT or SIGTERM (--drain-timeout); a second signal stops
+// at once. Short enough for an orchestrator's grace period (Kubernetes
+// gives 30 s), long enough for any unary call.
+const defaultDrainTimeout = 10 * time.Second
 
 // dataFlag is the hub's data directory, shared by serve and keys.
 func dataFlag() cli.Flag {
@@ -60,10 +62,14 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run a self-hosted hub that speaks the Textile Hub Users protocol",
-		UsageText: "hubfs serve [--listen ADDR] [--data DIR] [--store URL] [--max-message-size N] [--tls-cert FILE --tls-key FILE] [--insecure] [--debug]\n\n" +
+		UsageText: "hubfs serve [--listen ADDR] [--data DIR] [--store URL] [--max-message-size N] [--tls-cert FILE --tls-key FILE] [--insecure] [--metrics-listen ADDR] [--drain-timeout D] [--debug]\n\n" +
 			"One address serves native gRPC (Go clients, hubfs mount) and grpc-web websockets\n" +
-			"(the @textile/hub JavaScript client). Once listening, the address is printed on\n" +
-			"stdout as one line; logs go to stderr. SIGINT or SIGTERM stops it gracefully.\n\n" +
+			"(the @textile/hub JavaScript client), and grpc.health.v1 without an API key.\n" +
+			"Once listening, the address is printed on stdout as one line; logs go to stderr.\n" +
+			"SIGINT or SIGTERM drains: health turns NOT_SERVING, new calls are refused with\n" +
+			"Unavailable, Listen streams end, calls in flight finish (for --drain-timeout at\n" +
+			"most); a second signal stops at once. --metrics-listen serves Prometheus metrics\n" +
+			"at /metrics on a second address.\n\n" +
 			"Example:\n" +
 			"   hubfs keys create --data ~/hub\n" +
 			"   hubfs serve --data ~/hub --listen 127.0.0.1:3006",
@@ -74,7 +80,9 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-message-size", Value: hubd.DefaultMaxMessageSize, Usage: "largest message body accepted, in `BYTES` of ciphertext per copy (at most 64 MiB)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve TLS with this certificate `FILE` (PEM; needs --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "private key `FILE` of --tls-cert (PEM)"},
-			&cli.BoolFlag{Name: "insecure", Usage: "allow plaintext on an address other machines can reach"},
+			&cli.BoolFlag{Name: "insecure", Usage: "allow plaintext on an address other machines can reach (--listen and --metrics-listen)"},
+			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics at /metrics on `ADDR` (off by default; TLS with --tls-cert, else loopback only unless --insecure)", EnvVars: []string{"HUBFS_METRICS_LISTEN"}},
+			&cli.DurationFlag{Name: "drain-timeout", Value: defaultDrainTimeout, Usage: "how long a stop waits for calls in flight (`DURATION`)", EnvVars: []string{"HUBFS_DRAIN_TIMEOUT"}},
 			&cli.BoolFlag{Name: "debug", Usage: "log one line per call (method, key prefix, status, duration)"},
 		},
 		Action: runServe,
@@ -90,6 +98,10 @@ func runServe(c *cli.Context) error {
 	}
 	if n := c.Int("max-message-size"); n <= 0 || n > hubd.MaxMaxMessageSize {
 		return usagef("--max-message-size must be between 1 and %d bytes, got %d", hubd.MaxMaxMessageSize, n)
+	}
+	drain := c.Duration("drain-timeout")
+	if drain <= 0 {
+		return usagef("--drain-timeout must be positive, got %v", drain)
 	}
 	dir, err := dataDir(c)
 	if err != nil {
@@ -109,6 +121,7 @@ func runServe(c *cli.Context) error {
 		TLSCertFile:    c.String("tls-cert"),
 		TLSKeyFile:     c.String("tls-key"),
 		AllowInsecure:  c.Bool("insecure"),
+		MetricsListen:  c.String("metrics-listen"),
 		Logger:         logger,
 	})
 	if err != nil {
@@ -135,10 +148,10 @@ func runServe(c *cli.Context) error {
 	case err := <-served:
 		return err
 	case sig := <-sigs:
-		logger.Info("signal received, stopping", "signal", sig.String(), "grace", shutdownGrace)
+		logger.Info("signal received, draining", "signal", sig.String(), "drain_timeout", drain)
 	case <-c.Context.Done():
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	go func() {
 		select {

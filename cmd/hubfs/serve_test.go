@@ -155,6 +155,12 @@ func TestServeErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "plaintext") {
 		t.Errorf("plaintext on 0.0.0.0: %v", err)
 	}
+	_, _, err = runCLI(t, "serve", "--listen", "127.0.0.1:0", "--metrics-listen", "0.0.0.0:0", "--data", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "refusing to serve metrics in plaintext") {
+		t.Errorf("plaintext metrics on 0.0.0.0: %v", err)
+	}
+	_, _, err = runCLI(t, "serve", "--drain-timeout", "0s", "--data", t.TempDir())
+	wantUsage(t, err, "--drain-timeout 0s")
 	_, _, err = runCLI(t, "serve", "--tls-cert", "c.pem", "--data", t.TempDir())
 	wantUsage(t, err, "--tls-cert without --tls-key")
 	_, _, err = runCLI(t, "serve", "--max-message-size", "0", "--data", t.TempDir())
