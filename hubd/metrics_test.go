@@ -2,6 +2,8 @@ package hubd_test
 
 import (
 	"context"
+	"crypto/tls"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -184,5 +186,34 @@ func TestMetricsEndWithShutdown(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + maddr + hubd.MetricsPath); err == nil {
 		t.Fatal("metrics still served after Shutdown returned")
+	}
+}
+
+// TestMetricsOverTLS: with a certificate, the metrics address serves TLS
+// too, and so may listen beyond loopback without AllowInsecure.
+func TestMetricsOverTLS(t *testing.T) {
+	cert, key, pool := hubdtest.SelfSigned(t)
+	h := hubdtest.Start(t, func(c *hubd.Config) {
+		c.TLSCertFile, c.TLSKeyFile, c.MetricsListen = cert, key, "0.0.0.0:0"
+	})
+	_, port, err := net.SplitHostPort(h.Server.MetricsAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	res, err := cl.Get("https://127.0.0.1:" + port + hubd.MetricsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("metrics over TLS: %s", res.Status)
+	}
+	// A plaintext request gets net/http's 400 for HTTP to an HTTPS port.
+	if res, err := http.Get("http://127.0.0.1:" + port + hubd.MetricsPath); err == nil {
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK {
+			t.Fatal("metrics answered in plaintext with TLS configured")
+		}
 	}
 }
