@@ -93,7 +93,10 @@ type Outbox struct {
 
 	mu       sync.Mutex // guards the fields below
 	items    map[string]Item
-	inFlight map[string]bool
+	inFlight map[string]chan struct{} // closed when the item's attempt is over and recorded
+	// cancelling holds items that Cancel is waiting to remove: no new
+	// attempt starts on them.
+	cancelling map[string]bool
 	refusal  error // the last permanent refusal that applies to every send (auth)
 }
 
@@ -131,7 +134,8 @@ func New(cfg Config) (*Outbox, error) {
 		log:      cfg.Logger,
 		kick:     make(chan struct{}, 1),
 		items:    map[string]Item{},
-		inFlight: map[string]bool{},
+		inFlight:   map[string]chan struct{}{},
+		cancelling: map[string]bool{},
 	}
 	if err := o.rescan(); err != nil {
 		return nil, err
@@ -307,34 +311,61 @@ func (o *Outbox) Stats() Stats {
 	return s
 }
 
-// ErrBusy: the item is being delivered right now; it cannot be cancelled.
+// ErrBusy: another process is delivering the item right now.
 var ErrBusy = errors.New("queue: the message is being delivered right now")
 
 // ErrNotQueued: no such item (it may have been delivered meanwhile).
 var ErrNotQueued = errors.New("queue: no such queued message")
 
-// Cancel removes a queued item, so that it is never sent.
+// Cancel removes a queued item, so that it is never sent. An attempt in
+// flight is let finish (it may be storing the message on the hub right
+// now, and cutting it off would only make that unknowable): if it
+// delivered, the item is no longer queued and Cancel says so.
 func (o *Outbox) Cancel(id string) error {
 	o.mu.Lock()
 	_, ok := o.items[id]
-	busy := o.inFlight[id]
-	o.mu.Unlock()
 	if !ok {
+		o.mu.Unlock()
 		return ErrNotQueued
 	}
-	if busy {
-		return ErrBusy
+	o.cancelling[id] = true
+	done := o.inFlight[id]
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		delete(o.cancelling, id)
+		o.mu.Unlock()
+	}()
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(o.cfg.Timeout + time.Second):
+			return ErrBusy
+		}
+		if _, still := o.Item(id); !still {
+			return ErrNotQueued // that attempt delivered it
+		}
 	}
-	unlock, locked, err := o.cfg.Dir.Lock(id)
-	if errors.Is(err, errGone) {
-		o.forget(id) // another process delivered or cancelled it
-		return ErrNotQueued
-	}
-	if err != nil {
-		return err
-	}
-	if !locked {
-		return ErrBusy // another process is delivering it
+	// The lock may be held for a moment by our own loop (it takes it before
+	// it sees the item is being cancelled) or for an attempt by another
+	// process: wait for either, within one attempt's time.
+	var unlock func()
+	for deadline := time.Now().Add(o.cfg.Timeout); ; time.Sleep(5 * time.Millisecond) {
+		u, locked, err := o.cfg.Dir.Lock(id)
+		if errors.Is(err, errGone) {
+			o.forget(id) // another process delivered or cancelled it
+			return ErrNotQueued
+		}
+		if err != nil {
+			return err
+		}
+		if locked {
+			unlock = u
+			break
+		}
+		if time.Now().After(deadline) {
+			return ErrBusy // another process is delivering it
+		}
 	}
 	defer unlock()
 	if err := o.cfg.Dir.Remove(id); err != nil {
@@ -384,7 +415,7 @@ func (o *Outbox) rescan() error {
 		next[it.ID] = it
 	}
 	for id, it := range o.items {
-		if o.inFlight[id] {
+		if o.inFlight[id] != nil {
 			next[id] = it
 		}
 	}
@@ -474,18 +505,23 @@ func (o *Outbox) deliver(ctx context.Context, it Item) (err error, tried bool) {
 	if !locked {
 		return nil, false
 	}
-	defer unlock()
 	o.mu.Lock()
-	if _, still := o.items[it.ID]; !still {
+	if _, still := o.items[it.ID]; !still || o.cancelling[it.ID] {
 		o.mu.Unlock()
-		return nil, false // cancelled meanwhile
+		unlock()
+		return nil, false // cancelled meanwhile, or being cancelled
 	}
-	o.inFlight[it.ID] = true
+	done := make(chan struct{})
+	o.inFlight[it.ID] = done
 	o.mu.Unlock()
+	// Over only once the attempt is recorded and the file lock is given
+	// back, so that a Cancel waiting on it finds the item as it is.
 	defer func() {
+		unlock()
 		o.mu.Lock()
 		delete(o.inFlight, it.ID)
 		o.mu.Unlock()
+		close(done)
 	}()
 
 	actx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
