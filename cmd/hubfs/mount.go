@@ -1,20 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -29,12 +22,6 @@ import (
 	"github.com/hubfs/hubfs/mailfs"
 	"github.com/hubfs/hubfs/queue"
 )
-
-// readyFDEnv names the descriptor a mount reports readiness on: one line,
-// "ready {json}" once the kernel has the mount, or "error: ..." if it failed.
-// --daemon sets it for the background child; tests use it to wait for a
-// foreground mount without polling.
-const readyFDEnv = "HUBFS_READY_FD"
 
 func mountCommand() *cli.Command {
 	return &cli.Command{
@@ -317,222 +304,4 @@ func openOutbox(c *cli.Context, key *identity.PrivateKey, hubAddr string, ca *ca
 		OnEvent: onEvent,
 		Logger:  logger.With("component", "queue"),
 	})
-}
-
-// startEmbeddedHub runs hubd inside this process, on --listen with --data.
-func startEmbeddedHub(c *cli.Context, logger *slog.Logger, maxCipher int) (*hubd.Server, string, error) {
-	dataDir := c.String("data")
-	if dataDir == "" {
-		d, err := hubd.DefaultDataDir()
-		if err != nil {
-			return nil, "", err
-		}
-		dataDir = d
-	}
-	srv, err := hubd.New(hubd.Config{
-		Listen:         c.String("listen"),
-		DataDir:        dataDir,
-		MaxMessageSize: maxCipher,
-		Logger:         logger.With("component", "hubd"),
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("embedded hub: %w (is another hubfs mount or hubfs serve using %s? then pass --hub %s)", err, c.String("listen"), c.String("listen"))
-	}
-	go func() {
-		if err := srv.Serve(); err != nil {
-			logger.Error("embedded hub stopped", "err", err)
-		}
-	}()
-	return srv, srv.Addr(), nil
-}
-
-// connectEmbedded authenticates to the embedded hub. Its API key is the
-// first unrevoked key in the data directory, created on first use, so a
-// newcomer needs no key at all; the identity is created if missing (as
-// `hubfs init` would).
-func connectEmbedded(c *cli.Context, srv *hubd.Server, addr string) (*hub.Client, *identity.PrivateKey, error) {
-	path, err := identityPath(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	key, err := identity.LoadKeyFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if key, err = identity.NewPrivateKey(); err != nil {
-			return nil, nil, err
-		}
-		if err := identity.SaveKeyFile(path, key, false); err != nil {
-			return nil, nil, err
-		}
-		fmt.Fprintf(c.App.ErrWriter, "hubfs: created identity %s (%s)\n", path, key.Public())
-	} else if err != nil {
-		return nil, nil, err
-	}
-
-	apiKey, secret := c.String("key"), ""
-	if apiKey != "" {
-		if secret, err = apiSecret(c); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		k, err := embeddedKey(c.Context, srv)
-		if err != nil {
-			return nil, nil, err
-		}
-		apiKey, secret = k.Key, k.Secret
-	}
-	cl, err := hub.Dial(c.Context, addr, hub.WithKeyInfo(apiKey, secret), hub.WithTimeout(c.Duration("timeout")))
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := cl.GetToken(c.Context, key); err != nil {
-		cl.Close()
-		return nil, nil, fmt.Errorf("embedded hub: %w", err)
-	}
-	if _, err := cl.SetupMailbox(c.Context); err != nil {
-		cl.Close()
-		return nil, nil, fmt.Errorf("embedded hub: %w", err)
-	}
-	return cl, key, nil
-}
-
-// embeddedKey goes through the embedded hub's open store: a second open
-// in this process would drop the hub's SQLite locks when it closed.
-func embeddedKey(ctx context.Context, srv *hubd.Server) (hubd.APIKey, error) {
-	keys, err := srv.ListKeys(ctx)
-	if err != nil {
-		return hubd.APIKey{}, err
-	}
-	for _, k := range keys {
-		if !k.Revoked && k.Secret != "" {
-			return k, nil
-		}
-	}
-	return srv.CreateKey(ctx)
-}
-
-// readiness reports on HUBFS_READY_FD, when it is set, exactly once.
-type readiness struct {
-	f *os.File
-}
-
-func readyReporter() *readiness {
-	v := os.Getenv(readyFDEnv)
-	if v == "" {
-		return &readiness{}
-	}
-	os.Unsetenv(readyFDEnv) // not for anything this process starts
-	fd, err := strconv.Atoi(v)
-	if err != nil || fd < 3 {
-		return &readiness{}
-	}
-	return &readiness{f: os.NewFile(uintptr(fd), "ready")}
-}
-
-func (r *readiness) ok(info mountedInfo) {
-	b, _ := json.Marshal(info)
-	r.send("ready " + string(b) + "\n")
-}
-
-// mountedInfo travels from a background mount to the command that started
-// it, which tells the user.
-type mountedInfo struct {
-	Dir      string `json:"dir"`
-	Identity string `json:"identity"`
-	Hub      string `json:"hub"`
-	Embedded bool   `json:"embedded"`
-	Pid      int    `json:"pid"`
-}
-
-func (i mountedInfo) print(w io.Writer) {
-	fmt.Fprintf(w, "hubfs: mounted the mailbox of %s at %s (pid %d)\n", i.Identity, i.Dir, i.Pid)
-	if i.Embedded {
-		fmt.Fprintf(w, "hubfs: hub running at %s; send yourself a message with\n    echo hello > %s/outbox/%s\n", i.Hub, i.Dir, i.Identity)
-	}
-	fmt.Fprintf(w, "hubfs: unmount with `hubfs umount %s`\n", i.Dir)
-}
-
-func (r *readiness) fail(err error) {
-	r.send("error: " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
-}
-
-func (r *readiness) send(line string) {
-	if r.f == nil {
-		return
-	}
-	io.WriteString(r.f, line)
-	r.f.Close()
-	r.f = nil
-}
-
-// childArgs are the arguments of the background mount: the command's own
-// without --daemon, in every spelling the flag parser takes (-d, -daemon,
-// --daemon=1, ...). A child that still saw it would start another child,
-// and so on without end.
-func childArgs(args []string) []string {
-	var out []string
-	for i, a := range args {
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if strings.HasPrefix(a, "-") && (name == "d" || name == "daemon") {
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
-// daemonize starts this command again in the background, without --daemon,
-// and returns once it reports the mount ready (or why it failed).
-func daemonize(c *cli.Context, dir string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	args := childArgs(os.Args[1:])
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer pr.Close()
-	out, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if p := c.String("log-file"); p != "" {
-		out, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	}
-	if err != nil {
-		pw.Close()
-		return fmt.Errorf("log file: %w", err)
-	}
-	defer out.Close()
-	cmd := exec.Command(self, args...)
-	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
-	cmd.ExtraFiles = []*os.File{pw}
-	cmd.Stdout, cmd.Stderr = out, out
-	// Its own session: the mount outlives this terminal and its signals.
-	// Same working directory, so relative paths in the arguments mean the
-	// same to the child.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		pw.Close()
-		return err
-	}
-	pw.Close()
-	line, _ := bufio.NewReader(pr).ReadString('\n')
-	switch {
-	case strings.HasPrefix(line, "ready "):
-		var info mountedInfo
-		if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "ready ")), &info); err != nil {
-			info = mountedInfo{Dir: dir, Pid: cmd.Process.Pid}
-		}
-		info.print(c.App.ErrWriter)
-		cmd.Process.Release()
-		return nil
-	case strings.HasPrefix(line, "error: "):
-		cmd.Wait()
-		return errors.New(strings.TrimSpace(strings.TrimPrefix(line, "error: ")))
-	default:
-		err := cmd.Wait()
-		return fmt.Errorf("the background mount exited before it was ready (%v); run without --daemon to see why", err)
-	}
 }
