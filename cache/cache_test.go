@@ -242,9 +242,13 @@ type gated struct {
 	fetched, release chan struct{}
 }
 
-// gatedCache is alice's cache over a gated client, with a message from bob
-// (body) in her inbox; send sends her another.
-func gatedCache(t *testing.T, body string) (c *mailbox.Model, g *gated, send func(body string) hub.UserMessage, m hub.UserMessage) {
+// gatedConfigs are the configurations the ordering tests run in: the
+// guarantees are the model's, and hold with the cache and without it.
+var gatedConfigs = map[string]mailbox.Config{"cached": {ListTTL: time.Hour}, "uncached": {}}
+
+// gatedCache is alice's mailbox (as cfg configures it) over a gated client,
+// with a message from bob (body) in her inbox; send sends her another.
+func gatedCache(t *testing.T, cfg mailbox.Config, body string) (c *mailbox.Model, g *gated, send func(body string) hub.UserMessage, m hub.UserMessage) {
 	t.Helper()
 	h := hubdtest.Start(t)
 	alice, bob := newUser(t, h), newUser(t, h)
@@ -254,7 +258,7 @@ func gatedCache(t *testing.T, body string) (c *mailbox.Model, g *gated, send fun
 	if err != nil {
 		t.Fatal(err)
 	}
-	return hubmail.New(g, alice.key, mbox, mailbox.Config{ListTTL: time.Hour}), g, send, send(body)
+	return hubmail.New(g, alice.key, mbox, cfg), g, send, send(body)
 }
 
 // slowList starts a cold inbox List whose reply g holds, and returns once
@@ -283,7 +287,13 @@ func (g *gated) ListInboxMessages(ctx context.Context, o hub.InboxListOptions) (
 }
 
 func TestRefreshInFlightDoesNotUndoALocalDelete(t *testing.T) {
-	c, g, _, m := gatedCache(t, "doomed")
+	for name, cfg := range gatedConfigs {
+		t.Run(name, func(t *testing.T) { testRefreshInFlightDoesNotUndoALocalDelete(t, cfg) })
+	}
+}
+
+func testRefreshInFlightDoesNotUndoALocalDelete(t *testing.T, cfg mailbox.Config) {
+	c, g, _, m := gatedCache(t, cfg, "doomed")
 	ctx := context.Background()
 
 	finish := slowList(t, c, g) // the listing holds the message
@@ -300,7 +310,13 @@ func TestRefreshInFlightDoesNotUndoALocalDelete(t *testing.T) {
 // lands last (an ls slower than a poll) must not take back a message the
 // other one saw arrive, nor report it deleted.
 func TestOverlappingRefreshesKeepTheNewest(t *testing.T) {
-	c, g, send, first := gatedCache(t, "first")
+	for name, cfg := range gatedConfigs {
+		t.Run(name, func(t *testing.T) { testOverlappingRefreshesKeepTheNewest(t, cfg) })
+	}
+}
+
+func testOverlappingRefreshesKeepTheNewest(t *testing.T, cfg mailbox.Config) {
+	c, g, send, first := gatedCache(t, cfg, "first")
 	var removed []string
 	var mu sync.Mutex
 	c.OnChange(func(ch mailbox.Change) {
