@@ -68,7 +68,7 @@ type Config struct {
 
 // Defaults for Config's zero values.
 const (
-	DefaultAttempt    = 5 * time.Second
+	DefaultAttempt    = mailbox.DefaultSendTimeout // --send-timeout's default
 	DefaultTimeout    = 10 * time.Second
 	DefaultMinBackoff = 200 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
