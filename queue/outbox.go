@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -15,35 +14,28 @@ import (
 
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // Sender delivers one sealed message under an idempotency key and returns
 // the hub's id for it. plain, when not nil, is the message's plaintext for
 // the sender's in-memory caches; it is never written anywhere.
 type Sender interface {
-	SendSealed(ctx context.Context, s hub.Sealed, key string, plain []byte) (id string, err error)
+	SendSealed(ctx context.Context, s mailbox.Sealed, key string, plain []byte) (id string, err error)
 }
 
 // Event is something the outbox did, for .hubfs/events and .hubfs/errors.
-type Event struct {
-	Kind EventKind
-	Item Item   // as it is after the event
-	ID   string // the hub's message id, for Sent
-	Err  error  // for Failed and Retrying: why
-}
+type Event = mailbox.QueueEvent
 
 // EventKind names an Event.
-type EventKind int
+type EventKind = mailbox.QueueEventKind
 
+// Kinds of Event.
 const (
-	// Queued: a message was accepted into the queue.
-	Queued EventKind = iota
-	// Sent: a queued message was delivered (and left the queue).
-	Sent
-	// Failed: the hub refused a queued message for good; it stays, marked.
-	Failed
-	// Retrying: an attempt failed for a reason that may pass.
-	Retrying
+	Queued   = mailbox.ItemQueued   // a message was accepted into the queue
+	Sent     = mailbox.ItemSent     // a queued message was delivered (and left the queue)
+	Failed   = mailbox.ItemFailed   // the hub refused a queued message for good; it stays, marked
+	Retrying = mailbox.ItemRetrying // an attempt failed for a reason that may pass
 )
 
 // Config configures an Outbox.
@@ -76,7 +68,7 @@ type Config struct {
 
 // Defaults for Config's zero values.
 const (
-	DefaultAttempt    = 5 * time.Second
+	DefaultAttempt    = mailbox.DefaultSendTimeout // --send-timeout's default
 	DefaultTimeout    = 10 * time.Second
 	DefaultMinBackoff = 200 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
@@ -200,7 +192,7 @@ func NewItem(key identity.Identity, to *identity.PublicKey, body []byte, hubAddr
 		QueuedAt: now.UTC(),
 		Hub:      hubAddr,
 		Key:      hub.NewIdempotencyKey(),
-		Sealed:   sealed,
+		Sealed:   mailbox.Sealed(sealed),
 	}, nil
 }
 
@@ -284,12 +276,7 @@ func (o *Outbox) Len() int {
 }
 
 // Stats are the queue's figures for .hubfs/status.
-type Stats struct {
-	Length           int     `json:"length"`
-	Failed           int     `json:"failed"`
-	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
-	Dir              string  `json:"dir"`
-}
+type Stats = mailbox.QueueStats
 
 // Stats returns the queue's figures now.
 func (o *Outbox) Stats() Stats {
@@ -312,10 +299,10 @@ func (o *Outbox) Stats() Stats {
 }
 
 // ErrBusy: another process is delivering the item right now.
-var ErrBusy = errors.New("queue: the message is being delivered right now")
+var ErrBusy = mailbox.ErrBusy
 
 // ErrNotQueued: no such item (it may have been delivered meanwhile).
-var ErrNotQueued = errors.New("queue: no such queued message")
+var ErrNotQueued = mailbox.ErrNotQueued
 
 // Cancel removes a queued item, so that it is never sent. An attempt in
 // flight is let finish (it may be storing the message on the hub right
@@ -586,19 +573,4 @@ func refusesEverySend(err error) bool {
 
 func sortItems(items []Item) {
 	slices.SortFunc(items, func(a, b Item) int { return strings.Compare(a.ID, b.ID) })
-}
-
-// String names the kind as .hubfs/events does.
-func (k EventKind) String() string {
-	switch k {
-	case Queued:
-		return "queued"
-	case Sent:
-		return "sent"
-	case Failed:
-		return "failed"
-	case Retrying:
-		return "retrying"
-	}
-	return fmt.Sprintf("EventKind(%d)", int(k))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // The queue's own logic (order, persistence, what is retried, locking)
@@ -41,7 +42,7 @@ type attempt struct {
 	result error
 }
 
-func (s *scriptedSender) SendSealed(ctx context.Context, sealed hub.Sealed, key string, plain []byte) (string, error) {
+func (s *scriptedSender) SendSealed(ctx context.Context, sealed mailbox.Sealed, key string, plain []byte) (string, error) {
 	s.mu.Lock()
 	gate, entered := s.gate, s.entered
 	s.mu.Unlock()
