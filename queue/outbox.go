@@ -89,7 +89,7 @@ type Outbox struct {
 	// cancelling holds items that Cancel is waiting to remove: no new
 	// attempt starts on them.
 	cancelling map[string]bool
-	refusal  error // the last permanent refusal that applies to every send (auth)
+	refusal    error // the last permanent refusal that applies to every send (auth)
 }
 
 // New makes an outbox over cfg.Dir and loads what it holds.
@@ -122,10 +122,10 @@ func New(cfg Config) (*Outbox, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	o := &Outbox{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		kick:     make(chan struct{}, 1),
-		items:    map[string]Item{},
+		cfg:        cfg,
+		log:        cfg.Logger,
+		kick:       make(chan struct{}, 1),
+		items:      map[string]Item{},
 		inFlight:   map[string]chan struct{}{},
 		cancelling: map[string]bool{},
 	}
