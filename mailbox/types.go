@@ -2,23 +2,18 @@ package mailbox
 
 import (
 	"time"
+
+	"github.com/hubfs/hubfs/wire"
 )
 
-// Box names one of the two mailbox collections.
-type Box int
+// Box names one of the two mailbox collections (wire.Box).
+type Box = wire.Box
 
 // The mailbox collections, as the hub names them.
 const (
-	Inbox Box = iota
-	Sentbox
+	Inbox   = wire.Inbox
+	Sentbox = wire.Sentbox
 )
-
-func (b Box) String() string {
-	if b == Sentbox {
-		return "sentbox"
-	}
-	return "inbox"
-}
 
 // Entry is what a listing says about one message: everything stat and the
 // xattrs need, and no body. Size is the plaintext length, known from the

@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/hubfs/hubfs/wire"
 )
 
 // Store is everything the services keep. A Store is safe for concurrent
@@ -114,21 +116,14 @@ type Sent struct {
 	Stored    bool  // false: a repeat, nothing was stored
 }
 
-// Box is a mailbox collection. The numbers are stored: never renumber.
-type Box int
+// Box is a mailbox collection (wire.Box). The numbers are stored: never
+// renumber.
+type Box = wire.Box
 
 const (
-	Inbox   Box = 0
-	Sentbox Box = 1
+	Inbox   = wire.Inbox
+	Sentbox = wire.Sentbox
 )
-
-// String is the collection name Listen filters and events use.
-func (b Box) String() string {
-	if b == Sentbox {
-		return "sentbox"
-	}
-	return "inbox"
-}
 
 // Thread is a thread DB a user owns; the mailbox is the one named
 // wire.MailboxName.
