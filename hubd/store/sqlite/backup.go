@@ -56,10 +56,18 @@ type BackupOptions struct {
 // migrated: a backup of a store that a newer hubfs wrote is a copy of it
 // as it is.
 func Backup(ctx context.Context, src, dst string, opts BackupOptions) error {
-	if !opts.Overwrite {
-		if _, err := os.Lstat(dst); err == nil {
-			return fmt.Errorf("backup: %s: %w (pass --force to replace it)", dst, os.ErrExist)
-		}
+	if _, err := os.Lstat(dst); err == nil && !opts.Overwrite {
+		return fmt.Errorf("backup: %s: %w (pass --force to replace it)", dst, os.ErrExist)
+	}
+	// Renaming a snapshot over the live store (or its log) would leave its
+	// hub writing to a file nobody can open any more.
+	fi, derr := os.Stat(dst)
+	si, serr := os.Stat(src)
+	if derr == nil && serr == nil && os.SameFile(fi, si) {
+		return fmt.Errorf("backup: %s is the store itself", dst)
+	}
+	if d := abs(dst); d == abs(src)+"-wal" || d == abs(src)+"-shm" {
+		return fmt.Errorf("backup: %s is a file of the store itself", dst)
 	}
 	db, err := openReadOnly(src)
 	if err != nil {
@@ -105,6 +113,12 @@ func Backup(ctx context.Context, src, dst string, opts BackupOptions) error {
 func Restore(ctx context.Context, src, dst string) error {
 	if err := checkEmptyTarget(dst); err != nil {
 		return fmt.Errorf("restore: %w", err)
+	}
+	// A file copy of a store with a write-ahead log would miss what the
+	// log holds: that is a live store (or one not closed cleanly), to be
+	// backed up first, not restored.
+	if fi, err := os.Stat(src + "-wal"); err == nil && fi.Size() > 0 {
+		return fmt.Errorf("restore: %s has a write-ahead log beside it, so it is in use or was not closed: restore a `hubfs backup` of it", src)
 	}
 	db, err := openReadOnly(src)
 	if err != nil {
@@ -243,6 +257,13 @@ func checkEmptyTarget(path string) error {
 		}
 	}
 	return nil
+}
+
+func abs(path string) string {
+	if a, err := filepath.Abs(path); err == nil {
+		return filepath.Clean(a)
+	}
+	return filepath.Clean(path)
 }
 
 // reserveTemp makes an empty file, mode 0600, beside path, on the same

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hubfs/hubfs/hubd/store"
@@ -77,6 +78,14 @@ func TestBackupAndRestore(t *testing.T) {
 	if err := Backup(ctx, src, dst, BackupOptions{Overwrite: true}); err != nil {
 		t.Errorf("a backup over an existing file with Overwrite: %v", err)
 	}
+	for _, self := range []string{src, src + "-wal"} {
+		if err := Backup(ctx, src, self, BackupOptions{Overwrite: true}); err == nil || !strings.Contains(err.Error(), "the store itself") {
+			t.Errorf("a backup over the store's own %s: %v", filepath.Base(self), err)
+		}
+	}
+	if got := inboxIDs(t, src); len(got) != len(ids) {
+		t.Fatalf("the store has %d messages after a refused backup over itself, want %d", len(got), len(ids))
+	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".backup.db.tmp-*")); len(left) > 0 {
 		t.Errorf("temporary files left behind: %v", left)
 	}
@@ -103,6 +112,19 @@ func TestBackupAndRestore(t *testing.T) {
 			t.Errorf("restore over %s: %v, want ErrNotEmpty", target, err)
 		}
 	}
+	// A store in use is backed up, not restored: a copy would miss its WAL.
+	live, err := Open(ctx, restored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := live.AddMessage(ctx, store.Send{From: "a", To: "b", ToBody: []byte("x"), ToSignature: []byte("s"), FromBody: []byte("x"), FromSignature: []byte("s")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Restore(ctx, restored, filepath.Join(dir, "from-live.db")); err == nil || !strings.Contains(err.Error(), "write-ahead log") {
+		t.Errorf("restore of a store in use: %v, want a refusal about its write-ahead log", err)
+	}
+	live.Close()
+
 	// An empty file is no store: it may be replaced.
 	empty := filepath.Join(dir, "empty.db")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
