@@ -37,7 +37,7 @@ func backupCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			src, err := sqliteStore(url, "hubfs backup does not back up a PostgreSQL store: use pg_dump -Fc, the tool made for it")
+			src, err := sqliteStore(url, "back it up with pg_dump -Fc, the tool made for it")
 			if err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ func exportCommand() *cli.Command {
 			"progress line shows on stderr when it is a terminal.\n\n" +
 			"Example:\n" +
 			"   hubfs export mail.jsonl 2> last-id\n" +
-			"   hubfs export --since \"$(tail -1 last-id)\" >> mail.jsonl",
+			"   hubfs export --since \"$(tail -n1 last-id)\" >> mail.jsonl 2> next-id && mv next-id last-id",
 		Flags: append(connectionFlags(),
 			&cli.StringFlag{Name: "since", Usage: "export the messages after message `ID` only"},
 			&cli.StringFlag{Name: "box", Value: "both", Usage: "`BOX` to export: inbox, sentbox or both"},

@@ -29,7 +29,7 @@ func restoreCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			dst, err := sqliteStore(url, "restoring a SQLite backup into PostgreSQL is not supported; restore a pg_dump file with pg_restore")
+			dst, err := sqliteStore(url, "a SQLite backup does not restore into PostgreSQL; restore a pg_dump file with pg_restore")
 			if err != nil {
 				return err
 			}
