@@ -44,6 +44,9 @@ type QueueEvent struct {
 	Item QueueItem // as it is after the event
 	ID   string    // the hub's message id, for Sent
 	Err  error     // for Failed and Retrying: why
+	// AtClose: the refusal met the send's own first attempt, so the
+	// closing syscall reports it (and records it in .hubfs/errors) itself.
+	AtClose bool
 }
 
 // QueueEventKind names a QueueEvent.

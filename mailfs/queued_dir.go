@@ -109,7 +109,9 @@ func (r *Root) QueueChanged(ev mailbox.QueueEvent) {
 	case mailbox.ItemFailed:
 		e.Type = events.TypeFailed
 		e.Message = ev.Item.LastError
-		r.recordError("send", "queued/"+ev.Item.ID, ev.Err)
+		if !ev.AtClose { // else the failed close records it, once
+			r.recordError("send", "queued/"+ev.Item.ID, ev.Err)
+		}
 	default:
 		return
 	}

@@ -165,7 +165,7 @@ func (o *Outbox) Send(ctx context.Context, to *identity.PublicKey, body []byte) 
 			if perr := o.put(it); perr != nil {
 				o.log.Warn("queue: cannot keep a refused message", "err", perr)
 			}
-			o.cfg.OnEvent(Event{Kind: Failed, Item: it, Err: err})
+			o.cfg.OnEvent(Event{Kind: Failed, Item: it, Err: err, AtClose: true})
 			return err
 		}
 		it.Attempts, it.LastError = 1, err.Error()
