@@ -95,12 +95,12 @@ func (c *Cache) Figures(s *mailbox.Stats) {
 }
 
 // freshLocked reports whether a listing fetched at at may still be used. A
-// box listing is kept for WatchTTL while both watches are up; anything
-// else, and everything while a watch is down, for ListTTL.
+// box listing is kept for WatchTTL (when set) while both watches are up;
+// anything else, and everything while a watch is down, for ListTTL.
 func (c *Cache) freshLocked(at time.Time, box bool) bool {
 	ttl := c.cfg.ListTTL
-	if box && c.watching[mailbox.Inbox] && c.watching[mailbox.Sentbox] {
-		ttl = c.cfg.WatchTTL
+	if box && c.watching[mailbox.Inbox] && c.watching[mailbox.Sentbox] && c.cfg.WatchTTL > 0 {
+		ttl = c.cfg.WatchTTL // 0 means "as ListTTL"
 	}
 	return ttl > 0 && c.cfg.Now().Sub(at) < ttl
 }

@@ -545,3 +545,34 @@ func TestApplyWatchEvents(t *testing.T) {
 		t.Errorf("changes = %v", kinds)
 	}
 }
+
+// TestWatchTTLZeroMeansListTTL: `--watch-ttl 0` means "as --list-ttl" (the
+// flag's help and docs/semantics.md), not "always ask the hub".
+func TestWatchTTLZeroMeansListTTL(t *testing.T) {
+	f := newFixture(t, mailbox.Config{})
+	ctx := context.Background()
+	mbox, err := f.alice.cl.GetMailboxID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mailbox.Config{ListTTL: time.Hour, WatchTTL: 0, Now: f.clock.Now}
+	backend := hubmail.NewBackend(f.alice.cl, mbox, cfg)
+	c := cache.New(backend, cfg)
+	for _, box := range []mailbox.Box{mailbox.Inbox, mailbox.Sentbox} {
+		w, err := c.Watch(ctx, box, func(mailbox.Event) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+	}
+	for range 3 {
+		if _, err := c.List(ctx, mailbox.Inbox, mailbox.ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st mailbox.Stats
+	backend.Figures(&st)
+	if n := st.HubCallsByOp["ListInboxMessages"]; n != 1 {
+		t.Errorf("3 lists with the watch up, --watch-ttl 0 and --list-ttl 1h made %d hub calls, want 1", n)
+	}
+}

@@ -132,8 +132,8 @@ func (r *Root) messageTTL() time.Duration {
 // boxDirTTL is how long the kernel may keep the attributes of inbox/,
 // unread/ and sentbox/.
 func (r *Root) boxDirTTL() time.Duration {
-	if r.mb.Mode() == mailbox.ModeWatch {
-		return r.cfg.WatchTTL
+	if r.mb.Mode() == mailbox.ModeWatch && r.cfg.WatchTTL > 0 {
+		return r.cfg.WatchTTL // 0 means "as --list-ttl"
 	}
 	return r.cfg.ListTTL
 }
