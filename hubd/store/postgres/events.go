@@ -100,7 +100,13 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, ready chan<- er
 	}
 }
 
+// listenerName is the listener connection's application_name, so that an
+// operator (or a test) can find it in pg_stat_activity.
+const listenerName = "hubfs-listener"
+
 func (s *Store) connectListener(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	cfg = cfg.Copy()
+	cfg.RuntimeParams["application_name"] = listenerName
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
