@@ -43,6 +43,10 @@ var migrations = []string{
 		read_at    bigint NOT NULL DEFAULT 0,
 		PRIMARY KEY (owner, box, id)
 	);
+	-- Bodies and signatures are ciphertext: out of line, never compressed
+	-- (pglz would try on every large one and fail).
+	ALTER TABLE messages ALTER COLUMN body SET STORAGE EXTERNAL;
+	ALTER TABLE messages ALTER COLUMN signature SET STORAGE EXTERNAL;
 	CREATE TABLE users (
 		owner      text COLLATE "C" PRIMARY KEY,
 		sent       bigint NOT NULL DEFAULT 0,

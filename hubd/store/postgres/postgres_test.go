@@ -26,6 +26,7 @@ func open(t *testing.T, url string) *postgres.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Suite{
-		Open: func(t *testing.T) store.Store { return open(t, pgtest.NewDatabase(t)) },
+		Open:     func(t *testing.T) store.Store { return open(t, pgtest.NewDatabase(t)) },
+		OpenFull: func(t *testing.T) store.Store { return open(t, pgtest.NewSmallDatabase(t, "8m")) },
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -80,4 +81,69 @@ func WithDatabase(t testing.TB, u, name string) string {
 	}
 	p.Path = "/" + strings.TrimPrefix(name, "/")
 	return p.String()
+}
+
+// NewSmallDatabase is NewDatabase whose tables live on a tmpfs of size
+// (mount's size=, e.g. "8m") through a tablespace, so that filling it makes
+// PostgreSQL report disk_full. It needs the server on this machine, run by
+// the postgres user, a superuser role, and root to mount: the test is
+// skipped without them, except under CI=true, which starts such a server.
+func NewSmallDatabase(t testing.TB, size string) string {
+	t.Helper()
+	u := NewDatabase(t)
+	skip := t.Skipf
+	if os.Getenv("CI") == "true" {
+		skip = t.Fatalf
+	}
+	// The server's user must reach the directory: not under t.TempDir (0700).
+	dir, err := os.MkdirTemp("", "hubfs-pg-small-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	t.Cleanup(func() { os.Remove(dir) })
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		skip("cannot mount a tmpfs (not root?): %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	if out, err := exec.Command("chown", "postgres:postgres", dir).CombinedOutput(); err != nil {
+		skip("cannot give the tmpfs to the postgres user: %v: %s", err, out)
+	}
+	p, _ := url.Parse(u)
+	space := "small_" + strings.TrimPrefix(p.Path, "/")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// Tablespaces take no bound parameters; the names and path are ours.
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`CREATE TABLESPACE %s LOCATION '%s'`, space, dir)); err != nil {
+		skip("cannot make a tablespace on the tmpfs (a server on another machine?): %v", err)
+	}
+	// Registered after the database's own cleanup, so it runs before it;
+	// the tablespace is dropped once the database is.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, URL(t))
+		if err != nil {
+			t.Errorf("drop tablespace: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+strings.TrimPrefix(p.Path, "/")+" WITH (FORCE)")
+		if _, err := conn.Exec(ctx, "DROP TABLESPACE IF EXISTS "+space); err != nil {
+			t.Errorf("drop tablespace: %v", err)
+		}
+	})
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s SET default_tablespace = %s`, strings.TrimPrefix(p.Path, "/"), space)); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
