@@ -18,9 +18,11 @@ test: gotest interop
 gotest:
 	$(GO) test -race -timeout 20m ./...
 
-# The official @textile/hub npm client against `hubfs serve` (needs node 20 and npm).
+# The official @textile/hub npm client against `hubfs serve` (needs node 20 and npm);
+# once more against a PostgreSQL-backed hub when HUBFS_TEST_POSTGRES names a server.
 interop:
 	./interop/run.sh
+	if [ -n "$$HUBFS_TEST_POSTGRES" ]; then HUBFS_INTEROP_STORE="$$HUBFS_TEST_POSTGRES" HUBFS_INTEROP_NO_NPM_CI=1 ./interop/run.sh; fi
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./...

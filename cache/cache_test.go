@@ -1,4 +1,4 @@
-package cache
+package cache_test
 
 import (
 	"context"
@@ -10,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hub/hubtest"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
+	"github.com/hubfs/hubfs/mailbox/hubmail"
 )
 
 // clock is a stepped clock: tests move time instead of sleeping.
@@ -54,18 +57,22 @@ type fixture struct {
 	hub        *hubdtest.Hub
 	alice, bob tuser
 	clock      *clock
-	cache      *Cache
+	model      *mailbox.Model
 	mu         sync.Mutex
-	changes    []Change
+	changes    []mailbox.Change
 }
 
-func newFixture(t *testing.T, cfg Config) *fixture {
+func newFixture(t *testing.T, cfg mailbox.Config) *fixture {
 	t.Helper()
 	h := hubdtest.Start(t)
 	f := &fixture{hub: h, alice: newUser(t, h), bob: newUser(t, h), clock: &clock{now: time.Unix(1_800_000_000, 0)}}
 	cfg.Now = f.clock.Now
-	f.cache = New(f.alice.cl, f.alice.key, cfg)
-	f.cache.OnChange(func(c Change) {
+	mbox, err := f.alice.cl.GetMailboxID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.model = hubmail.New(f.alice.cl, f.alice.key, mbox, cfg)
+	f.model.OnChange(func(c mailbox.Change) {
 		f.mu.Lock()
 		f.changes = append(f.changes, c)
 		f.mu.Unlock()
@@ -73,7 +80,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	return f
 }
 
-func (f *fixture) takeChanges() []Change {
+func (f *fixture) takeChanges() []mailbox.Change {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.changes
@@ -81,14 +88,14 @@ func (f *fixture) takeChanges() []Change {
 	return c
 }
 
-func (f *fixture) calls(op string) int64 { return f.cache.Stats().HubCallsByOp[op] }
+func (f *fixture) calls(op string) int64 { return f.model.Stats().HubCallsByOp[op] }
 
 func TestListingIsServedForTheTTL(t *testing.T) {
-	f := newFixture(t, Config{ListTTL: time.Minute})
+	f := newFixture(t, mailbox.Config{ListTTL: time.Minute})
 	ctx := context.Background()
 	m1 := f.bob.send(t, f.alice, "one")
 	for range 3 {
-		got, err := f.cache.List(ctx, Inbox)
+		got, err := f.model.List(ctx, mailbox.Inbox)
 		if err != nil || len(got) != 1 || got[0].ID != m1.ID {
 			t.Fatalf("List = %v, %v", got, err)
 		}
@@ -97,11 +104,11 @@ func TestListingIsServedForTheTTL(t *testing.T) {
 		t.Errorf("3 lists within the TTL made %d hub calls, want 1", n)
 	}
 	m2 := f.bob.send(t, f.alice, "two")
-	if got, _ := f.cache.List(ctx, Inbox); len(got) != 1 {
+	if got, _ := f.model.List(ctx, mailbox.Inbox); len(got) != 1 {
 		t.Errorf("within the TTL a remote send shows early: %d entries", len(got))
 	}
 	f.clock.Step(time.Minute)
-	got, err := f.cache.List(ctx, Inbox)
+	got, err := f.model.List(ctx, mailbox.Inbox)
 	if err != nil || len(got) != 2 || got[1].ID != m2.ID {
 		t.Fatalf("List after the TTL = %v, %v", got, err)
 	}
@@ -110,38 +117,38 @@ func TestListingIsServedForTheTTL(t *testing.T) {
 	}
 	// The refresh saw the new message and said so.
 	ch := f.takeChanges()
-	if len(ch) != 1 || ch[0].Kind != Added || ch[0].ID != m2.ID || ch[0].Entry.Size != 3 {
+	if len(ch) != 1 || ch[0].Kind != mailbox.Added || ch[0].ID != m2.ID || ch[0].Entry.Size != 3 {
 		t.Errorf("changes = %+v, want one Added for %s", ch, m2.ID)
 	}
 }
 
 func TestEntriesComeFromListDataAlone(t *testing.T) {
-	f := newFixture(t, Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	f := newFixture(t, mailbox.Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
 	ctx := context.Background()
 	m := f.bob.send(t, f.alice, "twelve bytes")
-	e, err := f.cache.Lookup(ctx, Inbox, m.ID)
+	e, err := f.model.Lookup(ctx, mailbox.Inbox, m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e.Size != 12 || e.From != f.bob.key.Public().String() || e.To != f.alice.key.Public().String() || !e.Unread() || e.CreatedAt.IsZero() {
 		t.Errorf("entry = %+v", e)
 	}
-	if _, err := f.cache.Lookup(ctx, Inbox, "01aaaaaaaaaaaaaaaaaaaaaaaa"); !errors.Is(err, hub.ErrNotFound) {
+	if _, err := f.model.Lookup(ctx, mailbox.Inbox, "01aaaaaaaaaaaaaaaaaaaaaaaa"); !errors.Is(err, mailbox.ErrNotFound) {
 		t.Errorf("Lookup of a missing id: %v, want ErrNotFound", err)
 	}
 	// The listing carried the body: opening makes no further hub call.
-	before := f.cache.Stats().HubCalls
-	plain, err := f.cache.Open(ctx, Inbox, m.ID)
+	before := f.model.Stats().HubCalls
+	plain, err := f.model.Open(ctx, mailbox.Inbox, m.ID)
 	if err != nil || string(plain) != "twelve bytes" {
 		t.Fatalf("Open = %q, %v", plain, err)
 	}
-	if after := f.cache.Stats().HubCalls; after != before {
+	if after := f.model.Stats().HubCalls; after != before {
 		t.Errorf("Open after a listing made %d hub calls, want 0", after-before)
 	}
 }
 
 func TestConcurrentMissesMakeOneCall(t *testing.T) {
-	f := newFixture(t, Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	f := newFixture(t, mailbox.Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
 	m := f.bob.send(t, f.alice, "shared")
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -150,13 +157,13 @@ func TestConcurrentMissesMakeOneCall(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			if b, err := f.cache.Open(ctx, Inbox, m.ID); err != nil || string(b) != "shared" {
+			if b, err := f.model.Open(ctx, mailbox.Inbox, m.ID); err != nil || string(b) != "shared" {
 				errs <- fmt.Errorf("Open = %q, %v", b, err)
 			}
 		}()
 		go func() {
 			defer wg.Done()
-			if _, err := f.cache.List(ctx, Sentbox); err != nil {
+			if _, err := f.model.List(ctx, mailbox.Sentbox); err != nil {
 				errs <- err
 			}
 		}()
@@ -177,51 +184,51 @@ func TestConcurrentMissesMakeOneCall(t *testing.T) {
 }
 
 func TestLocalChangesShowAtOnce(t *testing.T) {
-	f := newFixture(t, Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	f := newFixture(t, mailbox.Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
 	ctx := context.Background()
 	in := f.bob.send(t, f.alice, "to alice")
-	if _, err := f.cache.List(ctx, Inbox); err != nil {
+	if _, err := f.model.List(ctx, mailbox.Inbox); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.cache.List(ctx, Sentbox); err != nil {
+	if _, err := f.model.List(ctx, mailbox.Sentbox); err != nil {
 		t.Fatal(err)
 	}
-	calls := f.cache.Stats().HubCalls
+	calls := f.model.Stats().HubCalls
 
-	e, err := f.cache.Send(ctx, f.bob.key.Public(), []byte("to bob"))
+	e, err := f.model.Send(ctx, f.bob.key.Public(), []byte("to bob"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	at, err := f.cache.MarkRead(ctx, in.ID)
+	at, err := f.model.MarkRead(ctx, in.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent, _ := f.cache.List(ctx, Sentbox)
+	sent, _ := f.model.List(ctx, mailbox.Sentbox)
 	if len(sent) != 1 || sent[0].ID != e.ID || sent[0].Size != 6 {
 		t.Errorf("sentbox after Send = %+v", sent)
 	}
-	if b, err := f.cache.Open(ctx, Sentbox, e.ID); err != nil || string(b) != "to bob" {
+	if b, err := f.model.Open(ctx, mailbox.Sentbox, e.ID); err != nil || string(b) != "to bob" {
 		t.Errorf("Open of the sent copy = %q, %v", b, err)
 	}
-	got, _ := f.cache.Lookup(ctx, Inbox, in.ID)
+	got, _ := f.model.Lookup(ctx, mailbox.Inbox, in.ID)
 	if !got.ReadAt.Equal(at) {
 		t.Errorf("read_at after MarkRead = %v, want %v", got.ReadAt, at)
 	}
-	if err := f.cache.Delete(ctx, Inbox, in.ID); err != nil {
+	if err := f.model.Delete(ctx, mailbox.Inbox, in.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.cache.Lookup(ctx, Inbox, in.ID); !errors.Is(err, hub.ErrNotFound) {
+	if _, err := f.model.Lookup(ctx, mailbox.Inbox, in.ID); !errors.Is(err, mailbox.ErrNotFound) {
 		t.Errorf("Lookup after Delete: %v", err)
 	}
 	// Three changing calls, and not one listing to see their effect.
-	if n := f.cache.Stats().HubCalls - calls; n != 3 {
+	if n := f.model.Stats().HubCalls - calls; n != 3 {
 		t.Errorf("hub calls = %d, want 3 (send, read, delete)", n)
 	}
-	var kinds []ChangeKind
+	var kinds []mailbox.ChangeKind
 	for _, c := range f.takeChanges() {
 		kinds = append(kinds, c.Kind)
 	}
-	if !slices.Equal(kinds, []ChangeKind{Added, Read, Removed}) {
+	if !slices.Equal(kinds, []mailbox.ChangeKind{mailbox.Added, mailbox.Read, mailbox.Removed}) {
 		t.Errorf("changes = %v, want added, read, removed", kinds)
 	}
 }
@@ -235,23 +242,31 @@ type gated struct {
 	fetched, release chan struct{}
 }
 
-// gatedCache is alice's cache over a gated client, with a message from bob
-// (body) in her inbox; send sends her another.
-func gatedCache(t *testing.T, body string) (c *Cache, g *gated, send func(body string) hub.UserMessage, m hub.UserMessage) {
+// gatedConfigs are the configurations the ordering tests run in: the
+// guarantees are the model's, and hold with the cache and without it.
+var gatedConfigs = map[string]mailbox.Config{"cached": {ListTTL: time.Hour}, "uncached": {}}
+
+// gatedCache is alice's mailbox (as cfg configures it) over a gated client,
+// with a message from bob (body) in her inbox; send sends her another.
+func gatedCache(t *testing.T, cfg mailbox.Config, body string) (c *mailbox.Model, g *gated, send func(body string) hub.UserMessage, m hub.UserMessage) {
 	t.Helper()
 	h := hubdtest.Start(t)
 	alice, bob := newUser(t, h), newUser(t, h)
 	send = func(body string) hub.UserMessage { return bob.send(t, alice, body) }
 	g = &gated{Client: alice.cl, fetched: make(chan struct{}), release: make(chan struct{})}
-	return New(g, alice.key, Config{ListTTL: time.Hour}), g, send, send(body)
+	mbox, err := alice.cl.GetMailboxID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hubmail.New(g, alice.key, mbox, cfg), g, send, send(body)
 }
 
 // slowList starts a cold inbox List whose reply g holds, and returns once
 // the hub has answered it; finish lets the reply land and waits for it.
-func slowList(t *testing.T, c *Cache, g *gated) (finish func()) {
+func slowList(t *testing.T, c *mailbox.Model, g *gated) (finish func()) {
 	t.Helper()
 	done := make(chan error, 1)
-	go func() { _, err := c.List(context.Background(), Inbox); done <- err }()
+	go func() { _, err := c.List(context.Background(), mailbox.Inbox); done <- err }()
 	<-g.fetched
 	return func() {
 		t.Helper()
@@ -272,15 +287,21 @@ func (g *gated) ListInboxMessages(ctx context.Context, o hub.InboxListOptions) (
 }
 
 func TestRefreshInFlightDoesNotUndoALocalDelete(t *testing.T) {
-	c, g, _, m := gatedCache(t, "doomed")
+	for name, cfg := range gatedConfigs {
+		t.Run(name, func(t *testing.T) { testRefreshInFlightDoesNotUndoALocalDelete(t, cfg) })
+	}
+}
+
+func testRefreshInFlightDoesNotUndoALocalDelete(t *testing.T, cfg mailbox.Config) {
+	c, g, _, m := gatedCache(t, cfg, "doomed")
 	ctx := context.Background()
 
 	finish := slowList(t, c, g) // the listing holds the message
-	if err := c.Delete(ctx, Inbox, m.ID); err != nil {
+	if err := c.Delete(ctx, mailbox.Inbox, m.ID); err != nil {
 		t.Fatal(err)
 	}
 	finish()
-	if got, _ := c.List(ctx, Inbox); len(got) != 0 {
+	if got, _ := c.List(ctx, mailbox.Inbox); len(got) != 0 {
 		t.Errorf("inbox after a delete during a refresh = %+v, want empty", got)
 	}
 }
@@ -289,11 +310,17 @@ func TestRefreshInFlightDoesNotUndoALocalDelete(t *testing.T) {
 // lands last (an ls slower than a poll) must not take back a message the
 // other one saw arrive, nor report it deleted.
 func TestOverlappingRefreshesKeepTheNewest(t *testing.T) {
-	c, g, send, first := gatedCache(t, "first")
+	for name, cfg := range gatedConfigs {
+		t.Run(name, func(t *testing.T) { testOverlappingRefreshesKeepTheNewest(t, cfg) })
+	}
+}
+
+func testOverlappingRefreshesKeepTheNewest(t *testing.T, cfg mailbox.Config) {
+	c, g, send, first := gatedCache(t, cfg, "first")
 	var removed []string
 	var mu sync.Mutex
-	c.OnChange(func(ch Change) {
-		if ch.Kind == Removed {
+	c.OnChange(func(ch mailbox.Change) {
+		if ch.Kind == mailbox.Removed {
 			mu.Lock()
 			removed = append(removed, ch.ID)
 			mu.Unlock()
@@ -303,11 +330,11 @@ func TestOverlappingRefreshesKeepTheNewest(t *testing.T) {
 
 	finish := slowList(t, c, g) // it holds only the first message
 	second := send("second")
-	if err := c.Refresh(ctx, Inbox); err != nil {
+	if err := c.Refresh(ctx, mailbox.Inbox); err != nil {
 		t.Fatal(err)
 	}
 	finish()
-	got, err := c.List(ctx, Inbox)
+	got, err := c.List(ctx, mailbox.Inbox)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,55 +349,55 @@ func TestOverlappingRefreshesKeepTheNewest(t *testing.T) {
 }
 
 func TestTamperedMessageFailsAloneAndForGood(t *testing.T) {
-	f := newFixture(t, Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	f := newFixture(t, mailbox.Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
 	ctx := context.Background()
 	good := f.bob.send(t, f.alice, "good")
 	bad := f.bob.send(t, f.alice, "bad")
 	f.hub.TamperMessage(t, "inbox", bad.ID)
-	if got, err := f.cache.List(ctx, Inbox); err != nil || len(got) != 2 {
+	if got, err := f.model.List(ctx, mailbox.Inbox); err != nil || len(got) != 2 {
 		t.Fatalf("List with a tampered message = %v, %v", got, err)
 	}
-	if _, err := f.cache.Open(ctx, Inbox, bad.ID); !errors.Is(err, hub.ErrBadSignature) {
+	if _, err := f.model.Open(ctx, mailbox.Inbox, bad.ID); !errors.Is(err, mailbox.ErrBadSignature) {
 		t.Errorf("Open tampered: %v, want ErrBadSignature", err)
 	}
-	if b, err := f.cache.Open(ctx, Inbox, good.ID); err != nil || string(b) != "good" {
+	if b, err := f.model.Open(ctx, mailbox.Inbox, good.ID); err != nil || string(b) != "good" {
 		t.Errorf("Open good = %q, %v", b, err)
 	}
-	before := f.cache.Stats()
-	if _, err := f.cache.Open(ctx, Inbox, bad.ID); !errors.Is(err, hub.ErrBadSignature) {
+	before := f.model.Stats()
+	if _, err := f.model.Open(ctx, mailbox.Inbox, bad.ID); !errors.Is(err, mailbox.ErrBadSignature) {
 		t.Errorf("second Open tampered: %v", err)
 	}
-	after := f.cache.Stats()
+	after := f.model.Stats()
 	if after.HubCalls != before.HubCalls || after.PlainHits != before.PlainHits+1 {
 		t.Errorf("a known-bad message was fetched or checked again: %+v -> %+v", before, after)
 	}
 }
 
 func TestZeroConfigCachesNothing(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newFixture(t, mailbox.Config{})
 	ctx := context.Background()
 	m := f.bob.send(t, f.alice, "x")
 	for range 2 {
-		if _, err := f.cache.List(ctx, Inbox); err != nil {
+		if _, err := f.model.List(ctx, mailbox.Inbox); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.cache.Open(ctx, Inbox, m.ID); err != nil {
+		if _, err := f.model.Open(ctx, mailbox.Inbox, m.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
-	st := f.cache.Stats()
+	st := f.model.Stats()
 	if st.HubCallsByOp["ListInboxMessages"] != 4 || st.CiphertextBytes != 0 || st.PlaintextBytes != 0 {
 		t.Errorf("uncached: %+v, want 4 inbox calls and nothing kept", st)
 	}
 }
 
 func TestPagingOverManyMessages(t *testing.T) {
-	f := newFixture(t, Config{PageSize: 7})
+	f := newFixture(t, mailbox.Config{PageSize: 7})
 	want := make([]string, 0, 30)
 	for i := range 30 {
 		want = append(want, f.bob.send(t, f.alice, fmt.Sprint(i)).ID)
 	}
-	got, err := f.cache.List(context.Background(), Inbox)
+	got, err := f.model.List(context.Background(), mailbox.Inbox)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,27 +414,27 @@ func TestPagingOverManyMessages(t *testing.T) {
 }
 
 func TestThreads(t *testing.T) {
-	f := newFixture(t, Config{ListTTL: time.Minute})
+	f := newFixture(t, mailbox.Config{ListTTL: time.Minute})
 	ctx := context.Background()
-	ts, err := f.cache.Threads(ctx)
+	ts, err := f.model.Threads(ctx)
 	if err != nil || len(ts) != 1 || !ts[0].Mailbox || ts[0].Name != hub.MailboxName {
 		t.Fatalf("Threads = %+v, %v; want the mailbox", ts, err)
 	}
-	nt, err := f.cache.NewThread(ctx, "notes")
+	nt, err := f.model.NewThread(ctx, "notes")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ts, _ := f.cache.Threads(ctx); len(ts) != 2 {
+	if ts, _ := f.model.Threads(ctx); len(ts) != 2 {
 		t.Errorf("Threads after NewThread = %+v", ts)
 	}
-	if err := f.cache.DeleteThread(ctx, ts[0]); !errors.Is(err, hub.ErrPermission) {
+	if err := f.model.DeleteThread(ctx, ts[0]); !errors.Is(err, mailbox.ErrPermission) {
 		t.Errorf("DeleteThread(mailbox) = %v, want ErrPermission", err)
 	}
-	if err := f.cache.DeleteThread(ctx, nt); err != nil {
+	if err := f.model.DeleteThread(ctx, nt); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Step(time.Minute)
-	if ts, _ := f.cache.Threads(ctx); len(ts) != 1 {
+	if ts, _ := f.model.Threads(ctx); len(ts) != 1 {
 		t.Errorf("Threads after DeleteThread and a refresh = %+v", ts)
 	}
 }
@@ -416,17 +443,17 @@ func TestThreads(t *testing.T) {
 // list as the hub will list it, so the next refresh finds nothing changed
 // and the kernel keeps its thread entries.
 func TestLocalThreadChangeIsNotSeenTwice(t *testing.T) {
-	f := newFixture(t, Config{ListTTL: time.Minute})
+	f := newFixture(t, mailbox.Config{ListTTL: time.Minute})
 	ctx := context.Background()
-	if _, err := f.cache.Threads(ctx); err != nil {
+	if _, err := f.model.Threads(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.cache.NewThread(ctx, "archive"); err != nil { // sorts before the mailbox
+	if _, err := f.model.NewThread(ctx, "archive"); err != nil { // sorts before the mailbox
 		t.Fatal(err)
 	}
-	local, _ := f.cache.Threads(ctx)
+	local, _ := f.model.Threads(ctx)
 	f.clock.Step(time.Minute)
-	fresh, err := f.cache.Threads(ctx)
+	fresh, err := f.model.Threads(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,25 +461,35 @@ func TestLocalThreadChangeIsNotSeenTwice(t *testing.T) {
 		t.Errorf("threads after a local mkdir %+v, as the hub lists them %+v", local, fresh)
 	}
 	for _, c := range f.takeChanges() {
-		if c.Kind == ThreadsChanged {
+		if c.Kind == mailbox.ThreadsChanged {
 			t.Errorf("a refresh reported the thread made here as a change")
 		}
 	}
 }
 
-// TestApplyWatchEvents feeds the real hub's watch into the cache: the
-// listing follows remote changes without another listing call.
+// TestApplyWatchEvents feeds the real hub's watch, through the cache, into
+// the model: the listing follows remote changes without another listing
+// call.
 func TestApplyWatchEvents(t *testing.T) {
-	f := newFixture(t, Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	f := newFixture(t, mailbox.Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
 	ctx := context.Background()
 	mbox, err := f.alice.cl.GetMailboxID(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := make(chan hub.MailboxEvent, 16)
-	w, err := f.alice.cl.WatchInbox(ctx, mbox, func(ev hub.MailboxEvent) {
-		f.cache.Apply(Inbox, ev)
-		if ev.Type <= hub.MailboxEventDelete {
+	// The stack hubmail.New builds, by hand, to reach the cache's watch.
+	cfg := mailbox.Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20, Now: f.clock.Now}
+	c := cache.New(hubmail.NewBackend(f.alice.cl, mbox, cfg), cfg)
+	f.model = mailbox.New(c, hubmail.NewSealer(f.alice.key), cfg)
+	f.model.OnChange(func(ch mailbox.Change) {
+		f.mu.Lock()
+		f.changes = append(f.changes, ch)
+		f.mu.Unlock()
+	})
+	events := make(chan mailbox.Event, 16)
+	w, err := c.Watch(ctx, mailbox.Inbox, func(ev mailbox.Event) {
+		f.model.Apply(mailbox.Inbox, ev)
+		if ev.Kind <= mailbox.EventDelete {
 			events <- ev
 		}
 	})
@@ -460,51 +497,82 @@ func TestApplyWatchEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if _, err := f.cache.List(ctx, Inbox); err != nil {
+	if _, err := f.model.List(ctx, mailbox.Inbox); err != nil {
 		t.Fatal(err)
 	}
-	wait := func(want hub.MailboxEventType) {
+	wait := func(want mailbox.EventKind) {
 		t.Helper()
 		select {
 		case ev := <-events:
-			if ev.Type != want {
-				t.Fatalf("event %v, want %v", ev.Type, want)
+			if ev.Kind != want {
+				t.Fatalf("event %v, want %v", ev.Kind, want)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no %v event in 10s", want)
 		}
 	}
 	m := f.bob.send(t, f.alice, "pushed")
-	wait(hub.MailboxEventCreate)
-	if e, err := f.cache.Lookup(ctx, Inbox, m.ID); err != nil || e.Size != 6 {
+	wait(mailbox.EventCreate)
+	if e, err := f.model.Lookup(ctx, mailbox.Inbox, m.ID); err != nil || e.Size != 6 {
 		t.Fatalf("Lookup after a create event = %+v, %v", e, err)
 	}
-	if b, err := f.cache.Open(ctx, Inbox, m.ID); err != nil || string(b) != "pushed" {
+	if b, err := f.model.Open(ctx, mailbox.Inbox, m.ID); err != nil || string(b) != "pushed" {
 		t.Fatalf("Open after a create event = %q, %v", b, err)
 	}
 	// Another device of alice's reads and deletes it.
 	if _, err := f.alice.cl.ReadInboxMessage(ctx, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	wait(hub.MailboxEventSave)
-	if e, _ := f.cache.Lookup(ctx, Inbox, m.ID); e.Unread() {
+	wait(mailbox.EventSave)
+	if e, _ := f.model.Lookup(ctx, mailbox.Inbox, m.ID); e.Unread() {
 		t.Error("still unread after a save event")
 	}
 	if err := f.alice.cl.DeleteInboxMessage(ctx, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	wait(hub.MailboxEventDelete)
-	if _, err := f.cache.Lookup(ctx, Inbox, m.ID); !errors.Is(err, hub.ErrNotFound) {
+	wait(mailbox.EventDelete)
+	if _, err := f.model.Lookup(ctx, mailbox.Inbox, m.ID); !errors.Is(err, mailbox.ErrNotFound) {
 		t.Errorf("Lookup after a delete event: %v", err)
 	}
 	if n := f.calls("ListInboxMessages"); n != 1 {
 		t.Errorf("listing calls = %d, want the first one only", n)
 	}
-	var kinds []ChangeKind
+	var kinds []mailbox.ChangeKind
 	for _, c := range f.takeChanges() {
 		kinds = append(kinds, c.Kind)
 	}
-	if !slices.Equal(kinds, []ChangeKind{Added, Read, Removed}) {
+	if !slices.Equal(kinds, []mailbox.ChangeKind{mailbox.Added, mailbox.Read, mailbox.Removed}) {
 		t.Errorf("changes = %v", kinds)
+	}
+}
+
+// TestWatchTTLZeroMeansListTTL: `--watch-ttl 0` means "as --list-ttl" (the
+// flag's help and docs/semantics.md), not "always ask the hub".
+func TestWatchTTLZeroMeansListTTL(t *testing.T) {
+	f := newFixture(t, mailbox.Config{})
+	ctx := context.Background()
+	mbox, err := f.alice.cl.GetMailboxID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mailbox.Config{ListTTL: time.Hour, WatchTTL: 0, Now: f.clock.Now}
+	backend := hubmail.NewBackend(f.alice.cl, mbox, cfg)
+	c := cache.New(backend, cfg)
+	for _, box := range []mailbox.Box{mailbox.Inbox, mailbox.Sentbox} {
+		w, err := c.Watch(ctx, box, func(mailbox.Event) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+	}
+	for range 3 {
+		if _, err := c.List(ctx, mailbox.Inbox, mailbox.ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st mailbox.Stats
+	backend.Figures(&st)
+	if n := st.HubCallsByOp["ListInboxMessages"]; n != 1 {
+		t.Errorf("3 lists with the watch up, --watch-ttl 0 and --list-ttl 1h made %d hub calls, want 1", n)
 	}
 }

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hubfs/hubfs/wire"
 	"iter"
+
+	"github.com/hubfs/hubfs/wire"
 )
 
 const (
@@ -17,24 +18,14 @@ const (
 	minHonoredPage = 100
 )
 
-// Box names one of a mailbox's two collections.
-type Box int
+// Box names one of a mailbox's two collections (wire.Box).
+type Box = wire.Box
 
 // The boxes of a mailbox.
 const (
-	Inbox Box = iota
-	Sentbox
+	Inbox   = wire.Inbox
+	Sentbox = wire.Sentbox
 )
-
-func (b Box) String() string {
-	switch b {
-	case Inbox:
-		return inboxCollection
-	case Sentbox:
-		return sentboxCollection
-	}
-	return fmt.Sprintf("box(%d)", int(b))
-}
 
 // ListOptions selects messages of either box, as InboxListOptions does;
 // Status applies to the inbox only (a sentbox has no read state, and asking

@@ -60,7 +60,10 @@ var (
 	errBadToken      = reasonError(codes.PermissionDenied, "Bad authorization", wire.ReasonBadToken)
 	errNotOwner      = status.Error(codes.PermissionDenied, "User does not own thread")
 	errShuttingDown  = status.Error(codes.Unavailable, "hub is shutting down")
-	errNoSpace       = reasonError(codes.ResourceExhausted, "the hub is out of disk space: nothing was stored", wire.ReasonNoSpace)
+	// errEventsLost ends a Listen stream whose events the hub may have
+	// missed; Unavailable, so clients listen again and list to catch up.
+	errEventsLost = status.Error(codes.Unavailable, "the hub lost its event feed for a moment: listen again and list to catch up")
+	errNoSpace    = reasonError(codes.ResourceExhausted, "the hub is out of disk space: nothing was stored", wire.ReasonNoSpace)
 )
 
 // reasonError is a status that carries a google.rpc.ErrorInfo naming why,
@@ -170,16 +173,17 @@ func apiKeyPrefix(ctx context.Context) string {
 }
 
 // internal logs a store failure and returns a status that does not leak it.
-// A full disk is the one failure a client can act on (and must not retry
-// at once): ResourceExhausted with wire.ReasonNoSpace.
+// A full disk is one failure a client can act on (and must not retry
+// at once): ResourceExhausted with wire.ReasonNoSpace. An unreachable
+// database (PostgreSQL down) is Unavailable, which clients retry.
 func (s *Server) internal(ctx context.Context, what string, err error) error {
 	s.log.ErrorContext(ctx, what, "err", err)
 	if errors.Is(err, ErrNoSpace) {
 		return errNoSpace
 	}
-	if storeUnavailable(err) {
-		s.storeFailed()
-		return errStoreDown
+	if errors.Is(err, ErrUnavailable) {
+		s.storeFailed() // ping now: health and the gate follow
+		return status.Error(codes.Unavailable, "the hub's store is unavailable: "+what)
 	}
 	return status.Error(codes.Internal, "internal error: "+what)
 }

@@ -43,6 +43,7 @@ type subscriber struct {
 	accept  func(event) bool // the stream's filters, applied before queueing
 	ready   chan struct{}    // holds a token while events are waiting
 	dropped chan struct{}    // closed when the queue overflowed
+	lost    chan struct{}    // closed when the store may have missed events
 
 	mu     sync.Mutex // guards the fields below
 	queue  []event
@@ -60,7 +61,7 @@ func (e event) size() int64 { return int64(len(e.instance)) + 128 }
 // subscribe registers a listener for owner's events that accept takes;
 // call cancel when done.
 func (b *broker) subscribe(owner string, accept func(event) bool) (sub *subscriber, cancel func()) {
-	sub = &subscriber{accept: accept, ready: make(chan struct{}, 1), dropped: make(chan struct{})}
+	sub = &subscriber{accept: accept, ready: make(chan struct{}, 1), dropped: make(chan struct{}), lost: make(chan struct{})}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.subs[owner] == nil {
@@ -96,6 +97,21 @@ func (b *broker) publish(e event) {
 			b.removeLocked(e.owner, sub)
 			close(sub.dropped)
 		}
+	}
+}
+
+// loseAll ends every subscription with lost: the store's feed may have
+// missed events (a PostgreSQL listener reconnected), so every stream ends
+// and its client listens again and lists what it missed, as after any
+// break of its stream.
+func (b *broker) loseAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for owner, subs := range b.subs {
+		for sub := range subs {
+			close(sub.lost)
+		}
+		delete(b.subs, owner)
 	}
 }
 
@@ -157,6 +173,11 @@ var replyAction = map[store.Action]hubpb.ListenReply_Action{
 // streams. It runs in the store's commit order and must not block:
 // broker.publish never does.
 func (s *Server) publish(e store.Event) {
+	if e.Action == store.Lost {
+		s.log.Warn("the store may have missed events: ending every Listen stream so that clients resync")
+		s.events.loseAll()
+		return
+	}
 	action, ok := replyAction[e.Action]
 	if !ok {
 		return

@@ -31,22 +31,6 @@ type StorePinger interface {
 	Ping(ctx context.Context) error
 }
 
-// ErrStoreUnavailable marks a store error that means the database cannot
-// be reached (as opposed to a failed statement): the services answer it
-// with Unavailable, which clients retry, and the hub checks the store at
-// once. A store that cannot import hubd (the import would cycle) may
-// instead return an error with a method StoreUnavailable() bool.
-var ErrStoreUnavailable = errors.New("store unavailable")
-
-// storeUnavailable reports whether err says the store cannot be reached.
-func storeUnavailable(err error) bool {
-	if errors.Is(err, ErrStoreUnavailable) {
-		return true
-	}
-	var u interface{ StoreUnavailable() bool }
-	return errors.As(err, &u) && u.StoreUnavailable()
-}
-
 // Store health checking. A store found down is pinged more often, so the
 // hub recovers soon after it returns.
 const (

@@ -11,6 +11,7 @@ import (
 
 	"github.com/multiformats/go-multibase"
 
+	"github.com/hubfs/hubfs/hubd/store"
 	"github.com/hubfs/hubfs/identity"
 )
 
@@ -195,6 +196,32 @@ func RevokeKey(dataDir, key string) error {
 		return err
 	}
 	return nil
+}
+
+// hostKeyOf is the key that signs the hub's tokens: kept by the store if
+// it can (every process on a shared database must sign and verify the
+// same tokens), else in a file of dataDir.
+func hostKeyOf(ctx context.Context, st Store, dataDir string) (*identity.PrivateKey, error) {
+	hs, ok := st.(store.HostKeyStore)
+	if !ok {
+		if err := prepareDataDir(dataDir); err != nil {
+			return nil, err
+		}
+		return loadHostKey(dataDir)
+	}
+	fresh, err := identity.NewPrivateKey()
+	if err != nil {
+		return nil, fmt.Errorf("host key: %w", err)
+	}
+	s, err := hs.HostKey(ctx, fresh.String())
+	if err != nil {
+		return nil, err
+	}
+	k, err := identity.ParsePrivateKey(s)
+	if err != nil {
+		return nil, fmt.Errorf("host key in the store: %w", err)
+	}
+	return k, nil
 }
 
 // loadHostKey reads the token-signing key of dataDir, creating it (mode

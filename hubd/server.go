@@ -75,11 +75,14 @@ const pruneEvery = time.Hour
 // (grpc's default would be 16 MiB per stream).
 const maxHeaderBytes = 64 << 10
 
-// Config configures a Server. Only DataDir is required.
+// Config configures a Server. Only DataDir is required, unless the store
+// keeps the host key.
 type Config struct {
 	Listen string // "127.0.0.1:3006" default; "127.0.0.1:0" in tests
 	// DataDir holds the host key, and the store unless Store or StoreURL
-	// says otherwise (sqlite:DataDir/hub.db).
+	// says otherwise (sqlite:DataDir/hub.db). A store that keeps the host
+	// key itself (PostgreSQL, store.HostKeyStore) needs no DataDir: it is
+	// not used, nor created.
 	DataDir string
 	// Store, if set, is the store to serve; the caller opened it and
 	// closes it after Shutdown. Otherwise New opens StoreURL (see
@@ -220,13 +223,13 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	ctx := context.Background()
-	if err := prepareDataDir(cfg.DataDir); err != nil {
-		return nil, err
-	}
 	store, ownStore := cfg.Store, false
 	if store == nil {
 		url := cfg.StoreURL
 		if url == "" {
+			if err := prepareDataDir(cfg.DataDir); err != nil {
+				return nil, err
+			}
 			url = DataDirStore(cfg.DataDir)
 		}
 		st, err := OpenStore(ctx, url)
@@ -240,7 +243,7 @@ func New(cfg Config) (*Server, error) {
 			store.Close()
 		}
 	}
-	hostKey, err := loadHostKey(cfg.DataDir)
+	hostKey, err := hostKeyOf(ctx, store, cfg.DataDir)
 	if err != nil {
 		closeStore()
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hubfs/hubfs/hubd/store"
+	"github.com/hubfs/hubfs/hubd/store/postgres"
 	"github.com/hubfs/hubfs/hubd/store/sqlite"
 )
 
@@ -36,13 +37,15 @@ var (
 	ErrIDTaken   = store.ErrIDTaken
 	ErrTooLarge  = store.ErrTooLarge
 	ErrNoSpace   = store.ErrNoSpace
+	// ErrUnavailable: the store's database cannot be reached for now.
+	ErrUnavailable = store.ErrUnavailable
 )
 
 // dbFile is the SQLite store's name inside a data directory.
 const dbFile = "hub.db"
 
 // ErrStoreNotBuilt: the URL names a kind of store this hubfs does not have
-// yet.
+// yet. (Every kind named so far is built; kept for callers that test it.)
 var ErrStoreNotBuilt = errors.New("store not built yet")
 
 // DataDirStore is the URL of the store a data directory holds, the
@@ -51,15 +54,17 @@ func DataDirStore(dir string) string { return "sqlite:" + filepath.Join(dir, dbF
 
 // OpenStore opens the store at url, creating it if it does not exist:
 // sqlite:PATH (sqlite:///abs/path too), the directory made mode 0700 if
-// missing. postgres:// and postgresql:// URLs are refused with
-// ErrStoreNotBuilt for now.
+// missing; or postgres://USER@HOST:PORT/DB?sslmode=... (postgresql:// too,
+// any libpq URL), a database that must exist, whose schema is created or
+// migrated. Several hub processes may share one PostgreSQL store.
 func OpenStore(ctx context.Context, url string) (Store, error) {
 	return openStore(ctx, url, false)
 }
 
 // OpenExistingStore is OpenStore for a store that must exist already (key
-// listing and revocation): a missing one is an error wrapping
-// os.ErrNotExist, and nothing is created.
+// listing and revocation): a missing SQLite file is an error wrapping
+// os.ErrNotExist, and nothing is created. A PostgreSQL database must exist
+// anyway; its schema is migrated as by OpenStore.
 func OpenExistingStore(ctx context.Context, url string) (Store, error) {
 	return openStore(ctx, url, true)
 }
@@ -67,7 +72,7 @@ func OpenExistingStore(ctx context.Context, url string) (Store, error) {
 func openStore(ctx context.Context, url string, mustExist bool) (Store, error) {
 	scheme, rest, ok := strings.Cut(url, ":")
 	if !ok {
-		return nil, fmt.Errorf("store %q: not a URL: want sqlite:PATH", url)
+		return nil, fmt.Errorf("store %q: not a URL: want sqlite:PATH or postgres://...", url)
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite":
@@ -83,9 +88,9 @@ func openStore(ctx context.Context, url string, mustExist bool) (Store, error) {
 		}
 		return sqlite.Open(ctx, path)
 	case "postgres", "postgresql":
-		// Not echoed: the URL may hold a password.
-		return nil, fmt.Errorf("a PostgreSQL store: %w (it is the next issue's work); use sqlite:PATH", ErrStoreNotBuilt)
+		// The URL is not echoed in errors: it may hold a password.
+		return postgres.Open(ctx, "postgres:"+rest) // pgx takes the scheme in lower case only
 	default:
-		return nil, fmt.Errorf("store URL scheme %q: unknown (want sqlite:PATH)", scheme)
+		return nil, fmt.Errorf("store URL scheme %q: unknown (want sqlite:PATH or postgres://...)", scheme)
 	}
 }

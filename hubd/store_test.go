@@ -49,13 +49,15 @@ func TestOpenStore(t *testing.T) {
 	if _, err := os.Stat(filepath.Dir(missing)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("OpenExistingStore created %s", filepath.Dir(missing))
 	}
-	for _, url := range []string{"postgres://u:pw@h/db", "POSTGRESQL://u:pw@h/db"} {
-		if _, err := hubd.OpenStore(ctx, url); !errors.Is(err, hubd.ErrStoreNotBuilt) || strings.Contains(err.Error(), "pw") {
-			t.Errorf("OpenStore(%q): %v, want ErrStoreNotBuilt without the URL", url, err)
+	// Nothing listens on port 1: refused at once, reported as unavailable,
+	// the password not echoed.
+	for _, url := range []string{"postgres://u:pw@127.0.0.1:1/db", "POSTGRESQL://u:pw@127.0.0.1:1/db"} {
+		if _, err := hubd.OpenStore(ctx, url); !errors.Is(err, hubd.ErrUnavailable) || strings.Contains(err.Error(), "pw") {
+			t.Errorf("OpenStore(%q): %v, want ErrUnavailable without the password", url, err)
 		}
 	}
-	for _, url := range []string{"", "hub.db", "sqlite:", "mysql://h/db"} {
-		if _, err := hubd.OpenStore(ctx, url); err == nil || errors.Is(err, hubd.ErrStoreNotBuilt) {
+	for _, url := range []string{"", "hub.db", "sqlite:", "mysql://h/db", "postgres://u:pw@h:notaport/db"} {
+		if _, err := hubd.OpenStore(ctx, url); err == nil || errors.Is(err, hubd.ErrUnavailable) || strings.Contains(err.Error(), "pw") {
 			t.Errorf("OpenStore(%q): %v, want a plain refusal", url, err)
 		}
 	}
@@ -106,8 +108,8 @@ func TestConfigStore(t *testing.T) {
 	if err != nil || len(keys) != 1 || keys[0].Key != k.Key {
 		t.Fatalf("keys of the StoreURL store: %v, %v", keys, err)
 	}
-	if _, err := hubd.New(hubd.Config{Listen: "127.0.0.1:0", DataDir: dir, StoreURL: "postgres://h/db"}); !errors.Is(err, hubd.ErrStoreNotBuilt) {
-		t.Fatalf("a hub on a PostgreSQL URL: %v, want ErrStoreNotBuilt", err)
+	if _, err := hubd.New(hubd.Config{Listen: "127.0.0.1:0", DataDir: dir, StoreURL: "postgres://u@127.0.0.1:1/db"}); !errors.Is(err, hubd.ErrUnavailable) {
+		t.Fatalf("a hub on an unreachable PostgreSQL URL: %v, want ErrUnavailable", err)
 	}
 }
 

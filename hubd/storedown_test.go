@@ -32,7 +32,7 @@ type flakyStore struct {
 	mode atomic.Int32
 }
 
-var errUnreachable = fmt.Errorf("dial database: connection refused: %w", hubd.ErrStoreUnavailable)
+var errUnreachable = fmt.Errorf("dial database: connection refused: %w", hubd.ErrUnavailable)
 
 func (f *flakyStore) down(ctx context.Context) error {
 	switch f.mode.Load() {
@@ -130,7 +130,8 @@ func TestStoreUnreachableIsUnavailable(t *testing.T) {
 
 	fs.mode.Store(storeFail)
 	_, err := u.users.ListThreads(u.ctx(), &hubpb.ListThreadsRequest{})
-	wantCode(t, err, codes.Unavailable, "the hub cannot reach its store: try again")
+	// Its own mapping, or the gate's if the ping it set off was quicker.
+	wantCode(t, err, codes.Unavailable, "")
 	waitHealth(t, hc, healthpb.HealthCheckResponse_NOT_SERVING)
 	// A new connection's key the tap has not seen needs the store too.
 	_, err = hubpb.NewAPIServiceClient(dial(t, h)).ListThreads(metadataCtx(context.Background(), keyMD(t, "unknown-key", h.Secret)), &hubpb.ListThreadsRequest{})

@@ -98,7 +98,7 @@ func (s *Server) preAuth(ctx context.Context, key string) error {
 	err := s.keys.check(ctx, key)
 	if err != nil && !errors.Is(err, errBadAPIKey) {
 		s.log.ErrorContext(ctx, "look up API key", "err", err)
-		if storeUnavailable(err) {
+		if errors.Is(err, ErrUnavailable) {
 			s.storeFailed()
 		}
 		return status.Error(codes.Unavailable, "cannot check the API key now: try again")

@@ -220,6 +220,8 @@ func (th *threadsService) Listen(req *hubpb.ListenRequest, stream hubpb.API_List
 			}
 		case <-sub.dropped:
 			return status.Errorf(codes.ResourceExhausted, "listener fell more than %d events or %d bytes behind and was dropped: listen again and list to catch up", maxQueue, th.s.events.maxBytes)
+		case <-sub.lost:
+			return errEventsLost
 		case <-recheck.C:
 			if _, err := th.s.activeKey(ctx, c.apiKey); err != nil {
 				return err

@@ -20,7 +20,7 @@ func TestImportArrows(t *testing.T) {
 		}
 		return strings.Fields(string(out))
 	}
-	client := []string{"hub", "cache", "mailfs", "queue", "events"}
+	client := []string{"hub", "cache", "mailfs", "mailbox", "queue", "events", "internal"}
 	server := []string{"hubd"}
 	forbid := func(from []string, banned []string) {
 		t.Helper()
@@ -38,4 +38,12 @@ func TestImportArrows(t *testing.T) {
 	}
 	forbid(server, client)
 	forbid(client, server)
+
+	// The node tree, the model and the cache know the hub only through the
+	// model's interfaces (mailbox/hubmail adapts the client).
+	for _, d := range deps("../mailfs", "../mailbox", "../cache") {
+		if strings.HasPrefix(d, "google.golang.org/grpc") || d == mod+"hub" || d == mod+"wire/pb" {
+			t.Errorf("mailfs, mailbox or cache depends on %s", d)
+		}
+	}
 }

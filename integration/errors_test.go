@@ -70,6 +70,14 @@ func TestSendErrors(t *testing.T) {
 		if left := ids(t, bm, "outbox"); len(left) != 0 {
 			t.Errorf("outbox after a failed send = %v (the file must not linger once closed)", left)
 		}
+		// The refusal is kept in queued/, marked failed, and recorded once.
+		if q := ids(t, bm, "queued"); len(q) != 1 || readQueued(t, bm, q[0]).State != "failed" {
+			t.Errorf("queued/ after a refused send = %v, want it kept, failed", q)
+		}
+		errs, err := os.ReadFile(bm.path(".hubfs", "errors"))
+		if n := strings.Count(string(errs), `"op":"send"`); err != nil || n != 1 {
+			t.Errorf(".hubfs/errors has %d send entries, want 1:\n%s", n, errs)
+		}
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 // crash of the hub looks like to its clients.
 type hubProc struct {
 	dataDir, addr string
+	store         string // --store URL; "" = the data directory's
 	key, secret   string
 	logs          lockedBuffer
 
@@ -44,12 +45,26 @@ func startHubProc(t testing.TB) *hubProc {
 	return h
 }
 
+// startHubProcOn serves the store at url (one that several hubs may share)
+// with an API key it already holds, and stops the hub when the test ends.
+func startHubProcOn(t testing.TB, url, key, secret string) *hubProc {
+	t.Helper()
+	h := &hubProc{dataDir: t.TempDir(), addr: quietLoopbackAddr(t), store: url, key: key, secret: secret}
+	h.start(t)
+	t.Cleanup(func() { h.stop(t) })
+	return h
+}
+
 // start runs the hub and waits for the address line it prints once
 // listening.
 func (h *hubProc) start(t testing.TB) {
 	t.Helper()
 	cmd := exec.Command(hubfsBin, "serve", "--listen", h.addr, "--data", h.dataDir)
 	cmd.Env = slicesWithout(os.Environ(), "HUBFS_")
+	if h.store != "" {
+		// In the environment, not argv: a store URL may hold a password.
+		cmd.Env = append(cmd.Env, "HUBFS_STORE="+h.store)
+	}
 	cmd.Stderr = &h.logs
 	out, err := cmd.StdoutPipe()
 	if err != nil {

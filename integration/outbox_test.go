@@ -207,13 +207,13 @@ func TestOutboxOtherPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustSh(t, am, `cp "`+report+`" /dev/stdout > "`+out+`"`)
-	mustSh(t, am, `python3 -c 'open("/dev/stdout", "w").write("from python\n")' > "`+out+`"`)
+	mustSh(t, am, `printf 'from dd\n' | dd of=/dev/stdout status=none > "`+out+`"`)
 	// cp's open of /dev/fd/3 is a new open file description, with its
 	// own offset, as on any file system.
 	mustSh(t, am, `exec 3>"`+out+`"; printf head >&3; cp "`+report+`" /dev/fd/3; exec 3>&-`)
 	mustSh(t, am, `{ printf 'part one, '; /bin/echo part two; cat /dev/null; } > "`+out+`"`)
 	got := settled(t, am, bob.pub, bcl, bkey)
-	want := []string{body, "from python\n", body, "part one, part two\n"}
+	want := []string{body, "from dd\n", body, "part one, part two\n"}
 	if len(got) != len(want) {
 		t.Fatalf("bob got %d messages, want %d", len(got), len(want))
 	}

@@ -12,6 +12,9 @@
 # Env:   HUBFS_INTEROP_BENCH=1     after a passing test, print JS client latencies (interop/js/bench.mjs)
 #        HUBFS_INTEROP_KEEP=1      keep the work directory (server log, data) for a look afterwards
 #        HUBFS_INTEROP_NO_NPM_CI=1 reuse interop/js/node_modules as it is (offline reruns)
+#        HUBFS_INTEROP_STORE=URL   serve (and create the key in) this store instead of a new
+#                                  data directory's, e.g. postgres://USER@HOST:PORT/DB (the
+#                                  Makefile's interop target runs once more on $HUBFS_TEST_POSTGRES)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +23,12 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-interop.XXXXXX")
 bin=$work/bin
 data=$work/data
 server_pid=
+# --store for serve and keys when HUBFS_INTEROP_STORE is set; never printed
+# (a URL may hold a password).
+store_args=()
+if [ -n "${HUBFS_INTEROP_STORE:-}" ]; then
+	store_args=(--store "$HUBFS_INTEROP_STORE")
+fi
 
 say() { echo "interop: $*" >&2; }
 
@@ -84,9 +93,9 @@ max_message=1048576
 # Port 0: the kernel picks a free port and serve prints the address it got
 # as its first line on stdout, so there is no window for another process to
 # take a port chosen here.
-say "starting hubfs serve"
+say "starting hubfs serve${HUBFS_INTEROP_STORE:+ on the store of HUBFS_INTEROP_STORE}"
 mkdir -p "$data"
-"$bin/hubfs" serve --listen 127.0.0.1:0 --data "$data" --max-message-size "$max_message" >"$work/serve.addr" 2>"$work/serve.log" &
+"$bin/hubfs" serve --listen 127.0.0.1:0 --data "$data" "${store_args[@]}" --max-message-size "$max_message" >"$work/serve.addr" 2>"$work/serve.log" &
 server_pid=$!
 addr=
 for _ in $(seq 200); do
@@ -106,7 +115,7 @@ esac
 say "hubfs serve is listening on $addr"
 
 say "creating an API key"
-keyjson=$("$bin/hubfs" keys create --data "$data" --json) || { say "hubfs keys create --json failed"; exit 1; }
+keyjson=$("$bin/hubfs" keys create --data "$data" "${store_args[@]}" --json) || { say "hubfs keys create --json failed"; exit 1; }
 # Parsed by node so the secret never appears in argv.
 key=$(node -e 'const k=JSON.parse(require("fs").readFileSync(0,"utf8")); if(!k.key) throw new Error("no key field"); console.log(k.key)' <<<"$keyjson")
 secret=$(node -e 'const k=JSON.parse(require("fs").readFileSync(0,"utf8")); if(!k.secret) throw new Error("no secret field"); console.log(k.secret)' <<<"$keyjson")

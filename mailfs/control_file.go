@@ -8,7 +8,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/hubfs/hubfs/queue"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // controlFile is a file under .hubfs/ whose content is computed at open.
@@ -76,11 +76,11 @@ type Status struct {
 	Online    bool   `json:"online"`
 	// Mode is "watch" (the hub pushes every change), "poll" (the watch is
 	// down: listed every poll interval) or "ttl" (no live updates).
-	Mode         string      `json:"mode"`
-	EventReaders int         `json:"event_readers"` // open .hubfs/events
-	Errors       int         `json:"errors"`        // failed operations since the mount (.hubfs/errors keeps the last ones)
-	Queue        queue.Stats `json:"queue"`         // messages waiting in queued/
-	Cache        interface{} `json:"cache"`
+	Mode         string             `json:"mode"`
+	EventReaders int                `json:"event_readers"` // open .hubfs/events
+	Errors       int                `json:"errors"`        // failed operations since the mount (.hubfs/errors keeps the last ones)
+	Queue        mailbox.QueueStats `json:"queue"`         // messages waiting in queued/
+	Cache        interface{}        `json:"cache"`
 }
 
 func (r *Root) statusFile(context.Context) ([]byte, error) {
@@ -99,19 +99,20 @@ func (r *Root) statusFile(context.Context) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
-func (r *Root) queueStats() queue.Stats {
+func (r *Root) queueStats() mailbox.QueueStats {
 	if r.opts.Outbox == nil {
-		return queue.Stats{}
+		return mailbox.QueueStats{}
 	}
 	return r.opts.Outbox.Stats()
 }
 
 func (r *Root) usageFile(ctx context.Context) ([]byte, error) {
-	raw, err := r.mb.Usage(ctx)
+	u, err := r.mb.Usage(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return append(raw, '\n'), nil
+	b, err := json.MarshalIndent(toUsageJSON(u), "", "  ")
+	return append(b, '\n'), err
 }
 
 // errorsFile is .hubfs/errors: the last failed operations, one JSON object a

@@ -159,7 +159,7 @@ func (d *draftFile) truncate(size int64) syscall.Errno {
 	if errno := d.writableLocked(); errno != 0 {
 		return errno
 	}
-	if size > int64(d.root.opts.MaxMessageSize) {
+	if size > int64(d.root.cfg.MaxMessageSize) {
 		d.poisonLocked(syscall.EFBIG)
 		return syscall.EFBIG
 	}
@@ -182,7 +182,7 @@ func (d *draftFile) write(data []byte, off int64) (uint32, syscall.Errno) {
 		d.poisonLocked(syscall.EINVAL)
 		return 0, syscall.EINVAL
 	}
-	if end > int64(d.root.opts.MaxMessageSize) {
+	if end > int64(d.root.cfg.MaxMessageSize) {
 		// Part of the message cannot be held, so none of it is sent: a
 		// writer that sees EFBIG and carries on must not deliver a prefix.
 		d.poisonLocked(syscall.EFBIG)

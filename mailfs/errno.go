@@ -9,8 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hubfs/hubfs/events"
-	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // errnoRules is the errno table of docs/semantics.md, in order: the first
@@ -21,23 +21,23 @@ var errnoRules = []struct {
 }{
 	{context.Canceled, syscall.EINTR},
 	{context.DeadlineExceeded, syscall.ETIMEDOUT},
-	{hub.ErrBadSignature, syscall.EBADMSG},
-	{hub.ErrDecrypt, syscall.EBADMSG},
+	{mailbox.ErrBadSignature, syscall.EBADMSG},
+	{mailbox.ErrDecrypt, syscall.EBADMSG},
 	{identity.ErrDecrypt, syscall.EBADMSG},
 	{identity.ErrInvalidSignature, syscall.EBADMSG},
-	{hub.ErrNoMailbox, syscall.ENXIO},
-	{hub.ErrTooLarge, syscall.EFBIG},
-	{hub.ErrNoSpace, syscall.ENOSPC},
+	{mailbox.ErrNoMailbox, syscall.ENXIO},
+	{mailbox.ErrTooLarge, syscall.EFBIG},
+	{mailbox.ErrNoSpace, syscall.ENOSPC},
 	// A revoked or unknown API key is NotFound on the wire but is no
 	// missing file: the docs promise EACCES, and it must be recorded.
-	{hub.ErrBadAPIKey, syscall.EACCES},
-	{hub.ErrNotFound, syscall.ENOENT},
-	{hub.ErrExists, syscall.EEXIST},
-	{hub.ErrInvalid, syscall.EINVAL},
+	{mailbox.ErrBadAPIKey, syscall.EACCES},
+	{mailbox.ErrNotFound, syscall.ENOENT},
+	{mailbox.ErrExists, syscall.EEXIST},
+	{mailbox.ErrInvalid, syscall.EINVAL},
 	{identity.ErrInvalidKey, syscall.EINVAL},
-	{hub.ErrPermission, syscall.EACCES},
-	{hub.ErrUnauthenticated, syscall.EACCES},
-	{hub.ErrUnavailable, syscall.EHOSTDOWN},
+	{mailbox.ErrPermission, syscall.EACCES},
+	{mailbox.ErrUnauthenticated, syscall.EACCES},
+	{mailbox.ErrUnavailable, syscall.EHOSTDOWN},
 	{errors.ErrUnsupported, syscall.ENOTSUP},
 }
 
@@ -80,7 +80,7 @@ func (r *Root) recordError(op, path string, err error) {
 	}
 	// The code is the hub's own answer, so a user can tell "the hub said
 	// NotFound" from a check made here before any call (no code).
-	r.errors.Add(events.ErrorEntry{Time: time.Now().UTC(), Op: op, Path: path, Code: hub.Code(err), Errno: errnoName(toErrno(err)), Message: err.Error()})
+	r.errors.Add(events.ErrorEntry{Time: time.Now().UTC(), Op: op, Path: path, Code: mailbox.Code(err), Errno: errnoName(toErrno(err)), Message: err.Error()})
 }
 
 // errnoName is the errno's C name, as a script would grep for it.

@@ -10,12 +10,12 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/events"
-	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hub/hubtest"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
+	"github.com/hubfs/hubfs/mailbox/hubmail"
 )
 
 func TestToErrno(t *testing.T) {
@@ -27,24 +27,24 @@ func TestToErrno(t *testing.T) {
 		{nil, 0},
 		{context.Canceled, syscall.EINTR},
 		{wrap(context.DeadlineExceeded), syscall.ETIMEDOUT},
-		{wrap(hub.ErrBadSignature), syscall.EBADMSG},
-		{wrap(hub.ErrDecrypt), syscall.EBADMSG},
+		{wrap(mailbox.ErrBadSignature), syscall.EBADMSG},
+		{wrap(mailbox.ErrDecrypt), syscall.EBADMSG},
 		{wrap(identity.ErrDecrypt), syscall.EBADMSG},
-		{wrap(hub.ErrNoMailbox), syscall.ENXIO},
+		{wrap(mailbox.ErrNoMailbox), syscall.ENXIO},
 		// GetMailboxID's "no mailbox" is also NotFound: the mailbox wins.
-		{fmt.Errorf("%w: %w", hub.ErrNoMailbox, hub.ErrNotFound), syscall.ENXIO},
-		{wrap(hub.ErrTooLarge), syscall.EFBIG},
-		{wrap(hub.ErrNotFound), syscall.ENOENT},
-		{wrap(hub.ErrBadAPIKey), syscall.EACCES},
-		{wrap(hub.ErrNoSpace), syscall.ENOSPC},
+		{fmt.Errorf("%w: %w", mailbox.ErrNoMailbox, mailbox.ErrNotFound), syscall.ENXIO},
+		{wrap(mailbox.ErrTooLarge), syscall.EFBIG},
+		{wrap(mailbox.ErrNotFound), syscall.ENOENT},
+		{wrap(mailbox.ErrBadAPIKey), syscall.EACCES},
+		{wrap(mailbox.ErrNoSpace), syscall.ENOSPC},
 		// An ambiguous send keeps the errno of its code.
-		{fmt.Errorf("send: %w: %w", hub.ErrUnknownOutcome, hub.ErrUnavailable), syscall.EHOSTDOWN},
-		{wrap(hub.ErrExists), syscall.EEXIST},
-		{wrap(hub.ErrInvalid), syscall.EINVAL},
+		{fmt.Errorf("send: %w: %w", mailbox.ErrUnknownOutcome, mailbox.ErrUnavailable), syscall.EHOSTDOWN},
+		{wrap(mailbox.ErrExists), syscall.EEXIST},
+		{wrap(mailbox.ErrInvalid), syscall.EINVAL},
 		{wrap(identity.ErrInvalidKey), syscall.EINVAL},
-		{wrap(hub.ErrPermission), syscall.EACCES},
-		{wrap(hub.ErrUnauthenticated), syscall.EACCES},
-		{wrap(hub.ErrUnavailable), syscall.EHOSTDOWN},
+		{wrap(mailbox.ErrPermission), syscall.EACCES},
+		{wrap(mailbox.ErrUnauthenticated), syscall.EACCES},
+		{wrap(mailbox.ErrUnavailable), syscall.EHOSTDOWN},
 		{wrap(errors.ErrUnsupported), syscall.ENOTSUP},
 		{wrap(syscall.EBUSY), syscall.EBUSY},
 		{errors.New("something else"), syscall.EIO},
@@ -107,7 +107,7 @@ func TestThreadDirName(t *testing.T) {
 	}
 }
 
-func threadOf(name, id string) cache.Thread { return cache.Thread{Name: name, ID: id} }
+func threadOf(name, id string) mailbox.Thread { return mailbox.Thread{Name: name, ID: id} }
 
 func TestRedactorHidesPayloads(t *testing.T) {
 	cases := map[string]string{
@@ -138,12 +138,19 @@ func TestErrorRecordCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, noMailbox := u.Client.SendMessage(ctx, u.Key, stranger.Public(), []byte("x"))
-	if _, err := u.Client.NewDB(ctx, "twice"); err != nil {
+	// The errors come as the tree gets them: through the hub backend,
+	// which gives them the model's kinds and the hub's code.
+	b := hubmail.NewBackend(u.Client, identity.ThreadID{}, mailbox.Config{})
+	sealed, err := hubmail.NewSealer(u.Key).Seal(stranger.Public(), []byte("x"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, exists := u.Client.NewDB(ctx, "twice")
-	_, emptyName := u.Client.NewDB(ctx, "") // refused by the client itself
+	_, noMailbox := b.Send(ctx, sealed, "")
+	if _, err := b.NewThread(ctx, "twice"); err != nil {
+		t.Fatal(err)
+	}
+	_, exists := b.NewThread(ctx, "twice")
+	_, emptyName := b.NewThread(ctx, "") // refused by the client itself
 	cases := []struct {
 		err   error
 		code  string
@@ -152,7 +159,7 @@ func TestErrorRecordCodes(t *testing.T) {
 		{noMailbox, "FailedPrecondition", "ENXIO"},
 		{exists, "AlreadyExists", "EEXIST"},
 		{emptyName, "", "EINVAL"},
-		{fmt.Errorf("open: %w", hub.ErrBadSignature), "", "EBADMSG"},
+		{fmt.Errorf("open: %w", mailbox.ErrBadSignature), "", "EBADMSG"},
 		{syscall.EPERM, "", "EPERM"},
 	}
 	for _, c := range cases {
@@ -170,7 +177,7 @@ func TestErrorRecordCodes(t *testing.T) {
 // call failed. It is EACCES now, and recorded.
 func TestBadAPIKeyIsRecorded(t *testing.T) {
 	r := &Root{errors: events.NewErrorLog(10), log: slog.New(slog.DiscardHandler)}
-	err := fmt.Errorf("list inbox: %w: API key not found or is invalid", hub.ErrBadAPIKey)
+	err := fmt.Errorf("list inbox: %w: API key not found or is invalid", mailbox.ErrBadAPIKey)
 	if got := r.fail("readdir", "inbox", err); got != syscall.EACCES {
 		t.Errorf("errno %v, want EACCES", got)
 	}
@@ -184,7 +191,7 @@ func TestBadAPIKeyIsRecorded(t *testing.T) {
 // hub marks the NotFound as a bad API key, which is EACCES, and recorded.
 func TestRevokedAPIKeyIsEACCES(t *testing.T) {
 	h := hubdtest.Start(t)
-	m := mountTest(t, h, cache.Config{})
+	m := mountTest(t, h, withCache(0, 0, 0))
 	if _, err := os.ReadDir(m.path("inbox")); err != nil {
 		t.Fatal(err)
 	}

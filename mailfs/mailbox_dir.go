@@ -10,7 +10,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // mailboxDir is inbox/, unread/ or sentbox/: a view of one box's listing,
@@ -19,7 +19,7 @@ type mailboxDir struct {
 	fusefs.Inode
 	fixedNames
 	root       *Root
-	box        cache.Box
+	box        mailbox.Box
 	unreadOnly bool // unread/: only inbox messages not yet marked read
 
 	// changed is when the listing last changed (Unix ns; 0: not since the
@@ -97,7 +97,7 @@ func (d *mailboxDir) OpendirHandle(ctx context.Context, flags uint32) (fusefs.Fi
 	return &dirHandle{list: d.Readdir}, fuseFlags, 0
 }
 
-func (d *mailboxDir) visible(e cache.Entry) bool {
+func (d *mailboxDir) visible(e mailbox.Entry) bool {
 	return !d.unreadOnly || e.Unread()
 }
 

@@ -9,7 +9,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // messageFile is one message, in inbox/, unread/ or sentbox/. Its attributes
@@ -18,7 +18,7 @@ import (
 type messageFile struct {
 	fusefs.Inode
 	root *Root
-	box  cache.Box
+	box  mailbox.Box
 	id   string
 }
 
@@ -48,7 +48,7 @@ func (m *messageFile) path() string { return m.box.String() + "/" + m.id }
 
 // messageAttr fills stat from list data alone: size is the plaintext length,
 // mtime and ctime are created_at, atime is read_at (created_at while unread).
-func (r *Root) messageAttr(a *fuse.Attr, e cache.Entry) {
+func (r *Root) messageAttr(a *fuse.Attr, e mailbox.Entry) {
 	atime := e.ReadAt
 	if atime.IsZero() {
 		atime = e.CreatedAt
@@ -56,7 +56,7 @@ func (r *Root) messageAttr(a *fuse.Attr, e cache.Entry) {
 	r.fileAttr(a, 0400, e.Size, e.CreatedAt, atime)
 }
 
-func (m *messageFile) entry(ctx context.Context) (cache.Entry, error) {
+func (m *messageFile) entry(ctx context.Context) (mailbox.Entry, error) {
 	ctx, cancel := m.root.opCtx(ctx)
 	defer cancel()
 	return m.root.mb.Lookup(ctx, m.box, m.id)
@@ -171,7 +171,7 @@ func (m *messageFile) Setxattr(ctx context.Context, attr string, data []byte, fl
 	default:
 		return syscall.ENOTSUP
 	}
-	if m.box != cache.Inbox {
+	if m.box != mailbox.Inbox {
 		return syscall.EPERM // only received mail has a read state
 	}
 	if v := strings.TrimSpace(string(data)); v != "1" {

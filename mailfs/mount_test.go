@@ -9,11 +9,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hub/hubtest"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
+	"github.com/hubfs/hubfs/mailbox/hubmail"
 	"github.com/hubfs/hubfs/queue"
 )
 
@@ -24,7 +25,7 @@ import (
 type testMount struct {
 	dir   string
 	root  *Root
-	cache *cache.Cache
+	model *mailbox.Model
 	key   *identity.PrivateKey
 	cl    *hub.Client
 	// outbox is the mount's send path, its queue in a temporary directory.
@@ -66,27 +67,35 @@ func dialUser(t *testing.T, h *hubdtest.Hub) (*hub.Client, *identity.PrivateKey)
 	return u.Client, u.Key
 }
 
-// mountTest mounts a user's mailbox in a temporary directory. fs.Mount
-// returns once the kernel has the mount, so there is nothing to wait for.
-func mountTest(t *testing.T, h *hubdtest.Hub, cfg cache.Config) *testMount {
-	t.Helper()
-	return mountOver(t, h, cfg, DefaultOptions().OpTimeout, func(cl *hub.Client) cache.Backend { return cl })
+// withCache is the mount's default config with the given cache settings;
+// all zeros is a mount without a cache.
+func withCache(listTTL time.Duration, cipherBytes, plainBytes int64) mailbox.Config {
+	cfg := mailbox.DefaultConfig()
+	cfg.ListTTL, cfg.WatchTTL, cfg.CiphertextBytes, cfg.PlaintextBytes = listTTL, 0, cipherBytes, plainBytes
+	return cfg
 }
 
-// mountOver is mountTest with the hub reached through over(client), and
-// the given --op-timeout.
-func mountOver(t *testing.T, h *hubdtest.Hub, cfg cache.Config, opTimeout time.Duration, over func(*hub.Client) cache.Backend) *testMount {
+// mountTest mounts a user's mailbox in a temporary directory. fs.Mount
+// returns once the kernel has the mount, so there is nothing to wait for.
+func mountTest(t *testing.T, h *hubdtest.Hub, cfg mailbox.Config) *testMount {
+	t.Helper()
+	return mountOver(t, h, cfg, func(cl *hub.Client) hubmail.Client { return cl })
+}
+
+// mountOver is mountTest with the hub reached through over(client). The
+// layers are built as the mount command builds them, from the one config.
+func mountOver(t *testing.T, h *hubdtest.Hub, cfg mailbox.Config, over func(*hub.Client) hubmail.Client) *testMount {
 	t.Helper()
 	requireFUSE(t)
 	cl, key := dialUser(t, h)
+	mbox, err := cl.GetMailboxID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := &testMount{dir: t.TempDir(), key: key, cl: cl}
-	m.cache = cache.New(over(cl), key, cfg)
-	opts := DefaultOptions()
-	opts.UID, opts.GID = uint32(os.Getuid()), uint32(os.Getgid())
-	opts.ListTTL, opts.OpTimeout = cfg.ListTTL, opTimeout
-	m.outbox = newTestOutbox(t, m.cache, key)
-	opts.Outbox = m.outbox
-	m.root = New(m.cache, key.Public(), opts)
+	m.model = hubmail.New(over(cl), key, mbox, cfg)
+	m.outbox = newTestOutbox(t, m.model, key)
+	m.root = New(m.model, key.Public(), cfg, Options{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Outbox: m.outbox})
 	srv, err := Mount(m.dir, m.root, MountOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +118,7 @@ func (m *testMount) path(p ...string) string { return filepath.Join(append([]str
 // once, because the notifier invalidates exactly those entries.
 func TestKernelForgetsWhatChangedLocally(t *testing.T) {
 	h := hubdtest.Start(t)
-	m := mountTest(t, h, cache.Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	m := mountTest(t, h, withCache(time.Hour, 1<<20, 1<<20))
 	bob, bobKey := dialUser(t, h)
 	ctx := context.Background()
 	msg, err := bob.SendMessage(ctx, bobKey, m.key.Public(), []byte("hi"))
@@ -166,7 +175,7 @@ func TestKernelForgetsWhatChangedLocally(t *testing.T) {
 // reading every message after a listing fetches nothing more.
 func TestWarmListingMakesNoHubCall(t *testing.T) {
 	h := hubdtest.Start(t)
-	m := mountTest(t, h, cache.Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	m := mountTest(t, h, withCache(time.Hour, 1<<20, 1<<20))
 	bob, bobKey := dialUser(t, h)
 	ctx := context.Background()
 	for range 20 {
@@ -187,7 +196,7 @@ func TestWarmListingMakesNoHubCall(t *testing.T) {
 		}
 	}
 	lsl()
-	if n := m.cache.Stats().HubCalls; n != 1 {
+	if n := m.model.Stats().HubCalls; n != 1 {
 		t.Errorf("cold ls -l of 20 messages: %d hub calls, want 1", n)
 	}
 	lsl()
@@ -197,7 +206,7 @@ func TestWarmListingMakesNoHubCall(t *testing.T) {
 			t.Fatalf("read %s = %q, %v", e.Name(), b, err)
 		}
 	}
-	if n := m.cache.Stats().HubCalls; n != 1 {
+	if n := m.model.Stats().HubCalls; n != 1 {
 		t.Errorf("warm ls -l and cat of all: %d hub calls in total, want 1", n)
 	}
 }

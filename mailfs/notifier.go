@@ -9,8 +9,8 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 
-	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/events"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // notifier sends kernel invalidations from one goroutine. A notification
@@ -111,8 +111,8 @@ func (n *notifier) forget(dir *fusefs.Inode, name string) {
 }
 
 // boxDirs are the directory nodes that list box's messages.
-func (r *Root) boxDirs(box cache.Box) []*mailboxDir {
-	if box == cache.Inbox {
+func (r *Root) boxDirs(box mailbox.Box) []*mailboxDir {
+	if box == mailbox.Inbox {
 		return []*mailboxDir{r.inboxDir, r.unreadDir}
 	}
 	return []*mailboxDir{r.sentboxDir}
@@ -135,18 +135,18 @@ func inTree(d *mailboxDir) bool { return d.StableAttr().Ino != 0 }
 // the change, so it only stamps and queues: it never waits. A message's
 // event line is published by the notifier after the kernel has been told,
 // so a script that reacts to a line finds the mount already showing it.
-func (r *Root) changed(c cache.Change) {
+func (r *Root) changed(c mailbox.Change) {
 	n := r.notify
 	if ev, ok := r.eventOf(c); ok {
 		switch c.Kind {
-		case cache.Added, cache.Removed, cache.Read:
+		case mailbox.Added, mailbox.Removed, mailbox.Read:
 			defer n.post(func() { r.events.Publish(ev) })
 		default:
 			r.events.Publish(ev)
 		}
 	}
 	switch c.Kind {
-	case cache.Added, cache.Removed:
+	case mailbox.Added, mailbox.Removed:
 		dirs := r.boxDirs(c.Box)
 		for _, d := range dirs {
 			d.touch()
@@ -156,7 +156,7 @@ func (r *Root) changed(c cache.Change) {
 				if !inTree(d) {
 					continue
 				}
-				if c.Kind == cache.Added {
+				if c.Kind == mailbox.Added {
 					// A name looked up while absent may be cached as
 					// missing by a reader; drop it so the next stat
 					// finds the new file.
@@ -167,7 +167,7 @@ func (r *Root) changed(c cache.Change) {
 				n.dropListing(d)
 			}
 		})
-	case cache.Read:
+	case mailbox.Read:
 		r.unreadDir.touch()
 		n.post(func() {
 			// atime changed: drop the cached attributes, keep the pages.
@@ -188,7 +188,7 @@ func (r *Root) changed(c cache.Change) {
 			}
 			n.dropListing(r.unreadDir)
 		})
-	case cache.ThreadsChanged:
+	case mailbox.ThreadsChanged:
 		n.post(func() {
 			if r.threads == nil {
 				return
@@ -197,11 +197,11 @@ func (r *Root) changed(c cache.Change) {
 				n.forget(r.threads, name)
 			}
 		})
-	case cache.ModeChanged:
+	case mailbox.ModeChanged:
 		// Leaving watch mode: the kernel must stop trusting its cached
 		// listings, which nothing will invalidate on time any more.
 		// Entering it: nothing is stale, the next opendir caches.
-		if c.Mode != cache.ModeWatch {
+		if c.Mode != mailbox.ModeWatch {
 			n.post(func() {
 				for _, d := range []*mailboxDir{r.inboxDir, r.unreadDir, r.sentboxDir} {
 					n.dropListing(d)
@@ -209,38 +209,38 @@ func (r *Root) changed(c cache.Change) {
 			})
 		}
 		if c.Err != nil {
-			r.log.Warn("watch down: polling", "every", r.opts.PollInterval, "err", c.Err)
+			r.log.Warn("watch down: polling", "every", r.cfg.PollInterval, "err", c.Err)
 		} else {
 			r.log.Info("live updates", "mode", c.Mode.String())
 		}
-	case cache.LiveError:
+	case mailbox.LiveError:
 		r.recordError(c.Op, c.Box.String(), c.Err)
 	}
 }
 
 // eventOf is the .hubfs/events line for a change, if it has one.
-func (r *Root) eventOf(c cache.Change) (events.Event, bool) {
+func (r *Root) eventOf(c mailbox.Change) (events.Event, bool) {
 	ev := events.Event{Box: c.Box.String(), ID: c.ID, From: c.Entry.From, To: c.Entry.To}
 	switch c.Kind {
-	case cache.Added:
+	case mailbox.Added:
 		ev.Type, ev.At = events.TypeNew, c.Entry.CreatedAt
-		if c.Box == cache.Sentbox {
+		if c.Box == mailbox.Sentbox {
 			ev.Type = events.TypeSent
 		}
-	case cache.Read:
+	case mailbox.Read:
 		if c.Entry.Unread() {
 			return events.Event{}, false // no hub marks a message unread
 		}
 		ev.Type, ev.At = events.TypeRead, c.Entry.ReadAt
-	case cache.Removed:
+	case mailbox.Removed:
 		ev.Type, ev.At = events.TypeDeleted, time.Now()
-	case cache.ModeChanged:
-		if c.Mode != cache.ModePoll || c.Err == nil {
+	case mailbox.ModeChanged:
+		if c.Mode != mailbox.ModePoll || c.Err == nil {
 			return events.Event{}, false
 		}
 		ev = events.Event{Type: events.TypeError, At: time.Now(),
-			Message: fmt.Sprintf("watch down, polling every %s until it is back: %v", r.opts.PollInterval, c.Err)}
-	case cache.LiveError:
+			Message: fmt.Sprintf("watch down, polling every %s until it is back: %v", r.cfg.PollInterval, c.Err)}
+	case mailbox.LiveError:
 		ev = events.Event{Type: events.TypeError, Box: c.Box.String(), At: time.Now(),
 			Message: fmt.Sprintf("%s %s: %v", c.Op, c.Box, c.Err)}
 	default:

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 )
@@ -34,7 +33,7 @@ func sentBodies(t *testing.T, m *testMount) []string {
 // alike (the fdinfo check must compare the mount, not only the inode).
 func TestDraftsOnTwoMounts(t *testing.T) {
 	h := hubdtest.Start(t)
-	cfg := cache.Config{ListTTL: time.Second}
+	cfg := withCache(time.Second, 0, 0)
 	a, b := mountTest(t, h, cfg), mountTest(t, h, cfg)
 	fa, err := os.OpenFile(a.path("outbox", b.key.Public().String()), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -70,7 +69,7 @@ func TestDraftsOnTwoMounts(t *testing.T) {
 // (docs/semantics.md), and the data still goes out at close.
 func TestDraftReadIsEACCES(t *testing.T) {
 	h := hubdtest.Start(t)
-	m := mountTest(t, h, cache.Config{})
+	m := mountTest(t, h, withCache(0, 0, 0))
 	f, err := os.OpenFile(m.path("outbox", m.key.Public().String()), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)

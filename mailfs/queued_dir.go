@@ -11,7 +11,7 @@ import (
 
 	"github.com/hubfs/hubfs/events"
 	"github.com/hubfs/hubfs/identity"
-	"github.com/hubfs/hubfs/queue"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // errNoOutbox: the tree was built without a send path.
@@ -46,7 +46,7 @@ var (
 	_ = (fusefs.NodeRenamer)((*queuedDir)(nil))   // fixedNames
 )
 
-func (d *queuedDir) items() []queue.Item {
+func (d *queuedDir) items() []mailbox.QueueItem {
 	if d.root.opts.Outbox == nil {
 		return nil
 	}
@@ -88,9 +88,9 @@ func (d *queuedDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	switch err := d.root.opts.Outbox.Cancel(name); {
 	case err == nil:
 		return 0
-	case errors.Is(err, queue.ErrNotQueued):
+	case errors.Is(err, mailbox.ErrNotQueued):
 		return syscall.ENOENT
-	case errors.Is(err, queue.ErrBusy):
+	case errors.Is(err, mailbox.ErrBusy):
 		return syscall.EBUSY
 	default:
 		return d.root.fail("unlink", "queued/"+name, err)
@@ -100,16 +100,18 @@ func (d *queuedDir) Unlink(ctx context.Context, name string) syscall.Errno {
 // QueueChanged turns an outbox event into a .hubfs/events line (and a
 // .hubfs/errors entry for a refusal). Delivery itself is reported by the
 // mailbox as the "sent" event of the new sentbox copy.
-func (r *Root) QueueChanged(ev queue.Event) {
+func (r *Root) QueueChanged(ev mailbox.QueueEvent) {
 	e := events.Event{Box: "queued", ID: ev.Item.ID, From: r.self.String(), To: ev.Item.To, At: time.Now().UTC()}
 	switch ev.Kind {
-	case queue.Queued:
+	case mailbox.ItemQueued:
 		e.Type = events.TypeQueued
 		e.At = ev.Item.QueuedAt
-	case queue.Failed:
+	case mailbox.ItemFailed:
 		e.Type = events.TypeFailed
 		e.Message = ev.Item.LastError
-		r.recordError("send", "queued/"+ev.Item.ID, ev.Err)
+		if !ev.AtClose { // else the failed close records it, once
+			r.recordError("send", "queued/"+ev.Item.ID, ev.Err)
+		}
 	default:
 		return
 	}

@@ -9,7 +9,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/hubfs/hubfs/queue"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // queuedFile is queued/<local-id>: the message's metadata as JSON (its
@@ -43,7 +43,7 @@ type queuedJSON struct {
 	Hub       string    `json:"hub"`
 }
 
-func queuedContent(it queue.Item) []byte {
+func queuedContent(it mailbox.QueueItem) []byte {
 	state := "pending"
 	if it.Failed {
 		state = "failed"
@@ -55,14 +55,14 @@ func queuedContent(it queue.Item) []byte {
 	return append(b, '\n')
 }
 
-func (f *queuedFile) item() (queue.Item, bool) {
+func (f *queuedFile) item() (mailbox.QueueItem, bool) {
 	if f.root.opts.Outbox == nil {
-		return queue.Item{}, false
+		return mailbox.QueueItem{}, false
 	}
 	return f.root.opts.Outbox.Item(f.id)
 }
 
-func (f *queuedFile) attr(a *fuse.Attr, it queue.Item) {
+func (f *queuedFile) attr(a *fuse.Attr, it mailbox.QueueItem) {
 	f.root.fileAttr(a, 0400, int64(len(queuedContent(it))), it.QueuedAt, it.QueuedAt)
 }
 

@@ -1,6 +1,7 @@
 package mailfs
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"sync/atomic"
@@ -10,37 +11,17 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/events"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
-// Options configure the tree. Zero durations mean "do not let the kernel
-// cache", never "forever".
+// Options are what only the caller of New knows; the settings shared with
+// the other layers (TTLs, timeouts, sizes) come in a mailbox.Config.
 type Options struct {
 	UID, GID uint32 // owner of every node: the mounting user
 
-	// MessageTTL is how long the kernel may keep a message's dentry and
-	// attributes. Bodies never change; read state and deletions are pushed
-	// to the kernel by notifications, so this can be long.
-	MessageTTL time.Duration
-	// ListTTL is how long the kernel may keep thread dentries and directory
-	// attributes; it should match the cache's listing TTL.
-	ListTTL time.Duration
-	// WatchTTL replaces ListTTL for inbox/, unread/ and sentbox/ while the
-	// watch is up (the cache's WatchTTL): every change is pushed to the
-	// kernel then, so their attributes may be kept that long and, when it
-	// is positive, their listings are cached by the kernel too.
-	WatchTTL time.Duration
-	// PollInterval caps the kernel timeouts of messages while the watch
-	// is down: polling finds changes, but only this often.
-	PollInterval time.Duration
-	// OpTimeout bounds every hub-bound operation of one syscall.
-	OpTimeout time.Duration
-	// MaxMessageSize is the largest plaintext an outbox file may hold.
-	MaxMessageSize int
-
-	// Status fields that only the caller knows.
+	// Status fields.
 	HubAddr   string
 	MailboxID string
 
@@ -48,29 +29,12 @@ type Options struct {
 	Outbox Outbox
 
 	// Events receives one event per change, for .hubfs/events; Errors
-	// keeps failed operations for .hubfs/errors. New makes them when nil.
+	// keeps failed operations for .hubfs/errors. New makes them (sized by
+	// the config) when nil.
 	Events *events.Broker
 	Errors *events.ErrorLog
 
 	Logger *slog.Logger
-}
-
-// Sizes of the event queues and the error ring when the caller sets none.
-const (
-	DefaultEventQueue = 1024
-	DefaultErrorLog   = 100
-)
-
-// DefaultOptions are the mount's defaults (docs/semantics.md explains each).
-func DefaultOptions() Options {
-	return Options{
-		MessageTTL:     time.Hour,
-		ListTTL:        2 * time.Second,
-		WatchTTL:       time.Hour,
-		PollInterval:   30 * time.Second,
-		OpTimeout:      10 * time.Second,
-		MaxMessageSize: 1<<20 - identity.Overhead,
-	}
 }
 
 // skeletonTTL covers the fixed directories and control files: their names
@@ -85,6 +49,7 @@ type Root struct {
 
 	mb     Mailbox
 	self   *identity.PublicKey
+	cfg    mailbox.Config // of it the tree reads the TTLs, OpTimeout, MaxMessageSize and the event and error sizes
 	opts   Options
 	log    *slog.Logger
 	notify *notifier
@@ -117,22 +82,23 @@ var (
 	_ = (fusefs.NodeRenamer)((*Root)(nil))   // fixedNames
 )
 
-// New builds the tree over mb for the identity self. Call Close after the
-// server stops, to stop the notifier.
-func New(mb Mailbox, self *identity.PublicKey, opts Options) *Root {
+// New builds the tree over mb for the identity self, with the kernel
+// timeouts and limits of cfg. Call Close after the server stops, to stop
+// the notifier.
+func New(mb Mailbox, self *identity.PublicKey, cfg mailbox.Config, opts Options) *Root {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Events == nil {
-		opts.Events = events.NewBroker(DefaultEventQueue)
+		opts.Events = events.NewBroker(cmp.Or(cfg.EventQueue, mailbox.DefaultEventQueue))
 	}
 	if opts.Errors == nil {
-		opts.Errors = events.NewErrorLog(DefaultErrorLog)
+		opts.Errors = events.NewErrorLog(cmp.Or(cfg.ErrorLog, mailbox.DefaultErrorLog))
 	}
-	r := &Root{mb: mb, self: self, opts: opts, log: opts.Logger, start: time.Now(), events: opts.Events, errors: opts.Errors}
-	r.inboxDir = &mailboxDir{root: r, box: cache.Inbox}
-	r.unreadDir = &mailboxDir{root: r, box: cache.Inbox, unreadOnly: true}
-	r.sentboxDir = &mailboxDir{root: r, box: cache.Sentbox}
+	r := &Root{mb: mb, self: self, cfg: cfg, opts: opts, log: opts.Logger, start: time.Now(), events: opts.Events, errors: opts.Errors}
+	r.inboxDir = &mailboxDir{root: r, box: mailbox.Inbox}
+	r.unreadDir = &mailboxDir{root: r, box: mailbox.Inbox, unreadOnly: true}
+	r.sentboxDir = &mailboxDir{root: r, box: mailbox.Sentbox}
 	r.notify = newNotifier(r.log)
 	mb.OnChange(r.changed)
 	return r
@@ -157,25 +123,25 @@ func (r *Root) CloseEvents() { r.events.Close() }
 // attributes. While the watch is down, changes are only found by polling,
 // so the kernel is not told to trust what it has for longer than a poll.
 func (r *Root) messageTTL() time.Duration {
-	if r.mb.Mode() == cache.ModePoll && r.opts.PollInterval > 0 {
-		return min(r.opts.MessageTTL, r.opts.PollInterval)
+	if r.mb.Mode() == mailbox.ModePoll && r.cfg.PollInterval > 0 {
+		return min(r.cfg.MessageTTL, r.cfg.PollInterval)
 	}
-	return r.opts.MessageTTL
+	return r.cfg.MessageTTL
 }
 
 // boxDirTTL is how long the kernel may keep the attributes of inbox/,
 // unread/ and sentbox/.
 func (r *Root) boxDirTTL() time.Duration {
-	if r.mb.Mode() == cache.ModeWatch {
-		return r.opts.WatchTTL
+	if r.mb.Mode() == mailbox.ModeWatch && r.cfg.WatchTTL > 0 {
+		return r.cfg.WatchTTL // 0 means "as --list-ttl"
 	}
-	return r.opts.ListTTL
+	return r.cfg.ListTTL
 }
 
 // cacheBoxListings reports whether the kernel may keep the listings of
 // inbox/, unread/ and sentbox/: only while every change is pushed to it.
 func (r *Root) cacheBoxListings() bool {
-	return r.mb.Mode() == cache.ModeWatch && r.opts.WatchTTL > 0
+	return r.mb.Mode() == mailbox.ModeWatch && r.cfg.WatchTTL > 0
 }
 
 // OnAdd builds the persistent skeleton.
@@ -232,10 +198,10 @@ func (r *Root) lookupFixed(dir *fusefs.Inode, name string, out *fuse.EntryOut) (
 // opCtx bounds one syscall's hub work by --op-timeout, under the request's
 // own context so an interrupted syscall cancels its call.
 func (r *Root) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if r.opts.OpTimeout <= 0 {
+	if r.cfg.OpTimeout <= 0 {
 		return context.WithCancel(ctx)
 	}
-	return context.WithTimeout(ctx, r.opts.OpTimeout)
+	return context.WithTimeout(ctx, r.cfg.OpTimeout)
 }
 
 // changeCtx is opCtx for operations that change the hub (send, delete,

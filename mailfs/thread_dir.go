@@ -8,7 +8,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // threadDir is threads/<name>: two read-only files describing the thread.
@@ -16,7 +16,7 @@ type threadDir struct {
 	fusefs.Inode
 	fixedNames
 	root   *Root
-	thread cache.Thread
+	thread mailbox.Thread
 }
 
 var (
@@ -51,7 +51,7 @@ func (d *threadDir) content(name string) ([]byte, bool) {
 
 func (d *threadDir) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	d.root.dirAttr(&out.Attr, 0500)
-	out.SetTimeout(d.root.opts.ListTTL)
+	out.SetTimeout(d.root.cfg.ListTTL)
 	return 0
 }
 

@@ -8,7 +8,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // threadsDir lists the user's threads, one directory each, named by the
@@ -35,7 +35,7 @@ var (
 )
 
 // threadDirName is a thread's directory name.
-func threadDirName(t cache.Thread) string {
+func threadDirName(t mailbox.Thread) string {
 	if t.Name != "" && validThreadName(t.Name) {
 		return t.Name
 	}
@@ -50,27 +50,27 @@ func validThreadName(name string) bool {
 
 func (d *threadsDir) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	d.root.dirAttr(&out.Attr, 0700)
-	out.SetTimeout(d.root.opts.ListTTL)
+	out.SetTimeout(d.root.cfg.ListTTL)
 	return 0
 }
 
-func (d *threadsDir) list(ctx context.Context) ([]cache.Thread, error) {
+func (d *threadsDir) list(ctx context.Context) ([]mailbox.Thread, error) {
 	ctx, cancel := d.root.opCtx(ctx)
 	defer cancel()
 	return d.root.mb.Threads(ctx)
 }
 
-func (d *threadsDir) find(ctx context.Context, name string) (cache.Thread, syscall.Errno) {
+func (d *threadsDir) find(ctx context.Context, name string) (mailbox.Thread, syscall.Errno) {
 	ts, err := d.list(ctx)
 	if err != nil {
-		return cache.Thread{}, d.root.fail("lookup", "threads/"+name, err)
+		return mailbox.Thread{}, d.root.fail("lookup", "threads/"+name, err)
 	}
 	for _, t := range ts {
 		if threadDirName(t) == name {
 			return t, 0
 		}
 	}
-	return cache.Thread{}, syscall.ENOENT
+	return mailbox.Thread{}, syscall.ENOENT
 }
 
 func (d *threadsDir) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errno) {
@@ -85,11 +85,11 @@ func (d *threadsDir) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Err
 	return fusefs.NewListDirStream(out), 0
 }
 
-func (d *threadsDir) node(ctx context.Context, t cache.Thread, out *fuse.EntryOut) *fusefs.Inode {
+func (d *threadsDir) node(ctx context.Context, t mailbox.Thread, out *fuse.EntryOut) *fusefs.Inode {
 	ch := d.NewInode(ctx, &threadDir{root: d.root, thread: t}, fusefs.StableAttr{Mode: syscall.S_IFDIR, Ino: ino("thread", t.ID)})
 	d.root.dirAttr(&out.Attr, 0500)
-	out.SetEntryTimeout(d.root.opts.ListTTL)
-	out.SetAttrTimeout(d.root.opts.ListTTL)
+	out.SetEntryTimeout(d.root.cfg.ListTTL)
+	out.SetAttrTimeout(d.root.cfg.ListTTL)
 	return ch
 }
 

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox/hubmail"
 )
 
 // slowThreads is the real client behind a hub that takes delay to answer
@@ -50,7 +50,9 @@ func (s slowThreads) NewDB(ctx context.Context, name string) (identity.ThreadID,
 func TestMkdirKeepsToTheOpTimeout(t *testing.T) {
 	const opTimeout = time.Second
 	delay := opTimeout * 6 / 10
-	m := mountOver(t, hubdtest.Start(t), cache.Config{}, opTimeout, func(cl *hub.Client) cache.Backend {
+	cfg := withCache(0, 0, 0)
+	cfg.OpTimeout = opTimeout
+	m := mountOver(t, hubdtest.Start(t), cfg, func(cl *hub.Client) hubmail.Client {
 		return slowThreads{Client: cl, delay: delay}
 	})
 	// Each call alone is within the timeout: only a deadline shared by

@@ -14,31 +14,14 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/mailbox"
 	"github.com/hubfs/hubfs/wire"
 )
 
-// Item is one queued message as its file holds it. The JSON field names are
-// the file format; the first group is also what MNT/queued/<id> shows.
-type Item struct {
-	ID        string    `json:"id"`
-	To        string    `json:"to"`
-	Size      int       `json:"size"` // plaintext bytes
-	QueuedAt  time.Time `json:"queued_at"`
-	Attempts  int       `json:"attempts"`
-	LastError string    `json:"last_error"`
-	// Failed is set by a permanent refusal: the item is kept, never
-	// retried, until the user removes it.
-	Failed bool `json:"failed"`
-	// Hub is the address of the hub the message was first sent to.
-	Hub string `json:"hub"`
-	// Key is the idempotency key every attempt sends, so that a retry after
-	// an attempt whose outcome is unknown cannot store a second copy.
-	Key    string     `json:"idempotency_key"`
-	Sealed hub.Sealed `json:"sealed"`
-}
+// Item is one queued message as its file holds it (the file format is
+// mailbox.QueueItem's JSON).
+type Item = mailbox.QueueItem
 
 // Dir is the queue's directory: one file <id>.json per item, written to a
 // temporary name, fsynced and renamed, then the directory fsynced, so that

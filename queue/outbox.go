@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -15,35 +14,28 @@ import (
 
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // Sender delivers one sealed message under an idempotency key and returns
 // the hub's id for it. plain, when not nil, is the message's plaintext for
 // the sender's in-memory caches; it is never written anywhere.
 type Sender interface {
-	SendSealed(ctx context.Context, s hub.Sealed, key string, plain []byte) (id string, err error)
+	SendSealed(ctx context.Context, s mailbox.Sealed, key string, plain []byte) (id string, err error)
 }
 
 // Event is something the outbox did, for .hubfs/events and .hubfs/errors.
-type Event struct {
-	Kind EventKind
-	Item Item   // as it is after the event
-	ID   string // the hub's message id, for Sent
-	Err  error  // for Failed and Retrying: why
-}
+type Event = mailbox.QueueEvent
 
 // EventKind names an Event.
-type EventKind int
+type EventKind = mailbox.QueueEventKind
 
+// Kinds of Event.
 const (
-	// Queued: a message was accepted into the queue.
-	Queued EventKind = iota
-	// Sent: a queued message was delivered (and left the queue).
-	Sent
-	// Failed: the hub refused a queued message for good; it stays, marked.
-	Failed
-	// Retrying: an attempt failed for a reason that may pass.
-	Retrying
+	Queued   = mailbox.ItemQueued   // a message was accepted into the queue
+	Sent     = mailbox.ItemSent     // a queued message was delivered (and left the queue)
+	Failed   = mailbox.ItemFailed   // the hub refused a queued message for good; it stays, marked
+	Retrying = mailbox.ItemRetrying // an attempt failed for a reason that may pass
 )
 
 // Config configures an Outbox.
@@ -76,7 +68,7 @@ type Config struct {
 
 // Defaults for Config's zero values.
 const (
-	DefaultAttempt    = 5 * time.Second
+	DefaultAttempt    = mailbox.DefaultSendTimeout // --send-timeout's default
 	DefaultTimeout    = 10 * time.Second
 	DefaultMinBackoff = 200 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
@@ -93,8 +85,11 @@ type Outbox struct {
 
 	mu       sync.Mutex // guards the fields below
 	items    map[string]Item
-	inFlight map[string]bool
-	refusal  error // the last permanent refusal that applies to every send (auth)
+	inFlight map[string]chan struct{} // closed when the item's attempt is over and recorded
+	// cancelling holds items that Cancel is waiting to remove: no new
+	// attempt starts on them.
+	cancelling map[string]bool
+	refusal    error // the last permanent refusal that applies to every send (auth)
 }
 
 // New makes an outbox over cfg.Dir and loads what it holds.
@@ -127,11 +122,12 @@ func New(cfg Config) (*Outbox, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	o := &Outbox{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		kick:     make(chan struct{}, 1),
-		items:    map[string]Item{},
-		inFlight: map[string]bool{},
+		cfg:        cfg,
+		log:        cfg.Logger,
+		kick:       make(chan struct{}, 1),
+		items:      map[string]Item{},
+		inFlight:   map[string]chan struct{}{},
+		cancelling: map[string]bool{},
 	}
 	if err := o.rescan(); err != nil {
 		return nil, err
@@ -169,7 +165,7 @@ func (o *Outbox) Send(ctx context.Context, to *identity.PublicKey, body []byte) 
 			if perr := o.put(it); perr != nil {
 				o.log.Warn("queue: cannot keep a refused message", "err", perr)
 			}
-			o.cfg.OnEvent(Event{Kind: Failed, Item: it, Err: err})
+			o.cfg.OnEvent(Event{Kind: Failed, Item: it, Err: err, AtClose: true})
 			return err
 		}
 		it.Attempts, it.LastError = 1, err.Error()
@@ -196,7 +192,7 @@ func NewItem(key identity.Identity, to *identity.PublicKey, body []byte, hubAddr
 		QueuedAt: now.UTC(),
 		Hub:      hubAddr,
 		Key:      hub.NewIdempotencyKey(),
-		Sealed:   sealed,
+		Sealed:   mailbox.Sealed(sealed),
 	}, nil
 }
 
@@ -280,12 +276,7 @@ func (o *Outbox) Len() int {
 }
 
 // Stats are the queue's figures for .hubfs/status.
-type Stats struct {
-	Length           int     `json:"length"`
-	Failed           int     `json:"failed"`
-	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
-	Dir              string  `json:"dir"`
-}
+type Stats = mailbox.QueueStats
 
 // Stats returns the queue's figures now.
 func (o *Outbox) Stats() Stats {
@@ -307,34 +298,61 @@ func (o *Outbox) Stats() Stats {
 	return s
 }
 
-// ErrBusy: the item is being delivered right now; it cannot be cancelled.
-var ErrBusy = errors.New("queue: the message is being delivered right now")
+// ErrBusy: another process is delivering the item right now.
+var ErrBusy = mailbox.ErrBusy
 
 // ErrNotQueued: no such item (it may have been delivered meanwhile).
-var ErrNotQueued = errors.New("queue: no such queued message")
+var ErrNotQueued = mailbox.ErrNotQueued
 
-// Cancel removes a queued item, so that it is never sent.
+// Cancel removes a queued item, so that it is never sent. An attempt in
+// flight is let finish (it may be storing the message on the hub right
+// now, and cutting it off would only make that unknowable): if it
+// delivered, the item is no longer queued and Cancel says so.
 func (o *Outbox) Cancel(id string) error {
 	o.mu.Lock()
 	_, ok := o.items[id]
-	busy := o.inFlight[id]
-	o.mu.Unlock()
 	if !ok {
+		o.mu.Unlock()
 		return ErrNotQueued
 	}
-	if busy {
-		return ErrBusy
+	o.cancelling[id] = true
+	done := o.inFlight[id]
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		delete(o.cancelling, id)
+		o.mu.Unlock()
+	}()
+	if done != nil {
+		select {
+		case <-done:
+		case <-time.After(o.cfg.Timeout + time.Second):
+			return ErrBusy
+		}
+		if _, still := o.Item(id); !still {
+			return ErrNotQueued // that attempt delivered it
+		}
 	}
-	unlock, locked, err := o.cfg.Dir.Lock(id)
-	if errors.Is(err, errGone) {
-		o.forget(id) // another process delivered or cancelled it
-		return ErrNotQueued
-	}
-	if err != nil {
-		return err
-	}
-	if !locked {
-		return ErrBusy // another process is delivering it
+	// The lock may be held for a moment by our own loop (it takes it before
+	// it sees the item is being cancelled) or for an attempt by another
+	// process: wait for either, within one attempt's time.
+	var unlock func()
+	for deadline := time.Now().Add(o.cfg.Timeout); ; time.Sleep(5 * time.Millisecond) {
+		u, locked, err := o.cfg.Dir.Lock(id)
+		if errors.Is(err, errGone) {
+			o.forget(id) // another process delivered or cancelled it
+			return ErrNotQueued
+		}
+		if err != nil {
+			return err
+		}
+		if locked {
+			unlock = u
+			break
+		}
+		if time.Now().After(deadline) {
+			return ErrBusy // another process is delivering it
+		}
 	}
 	defer unlock()
 	if err := o.cfg.Dir.Remove(id); err != nil {
@@ -384,7 +402,7 @@ func (o *Outbox) rescan() error {
 		next[it.ID] = it
 	}
 	for id, it := range o.items {
-		if o.inFlight[id] {
+		if o.inFlight[id] != nil {
 			next[id] = it
 		}
 	}
@@ -474,18 +492,23 @@ func (o *Outbox) deliver(ctx context.Context, it Item) (err error, tried bool) {
 	if !locked {
 		return nil, false
 	}
-	defer unlock()
 	o.mu.Lock()
-	if _, still := o.items[it.ID]; !still {
+	if _, still := o.items[it.ID]; !still || o.cancelling[it.ID] {
 		o.mu.Unlock()
-		return nil, false // cancelled meanwhile
+		unlock()
+		return nil, false // cancelled meanwhile, or being cancelled
 	}
-	o.inFlight[it.ID] = true
+	done := make(chan struct{})
+	o.inFlight[it.ID] = done
 	o.mu.Unlock()
+	// Over only once the attempt is recorded and the file lock is given
+	// back, so that a Cancel waiting on it finds the item as it is.
 	defer func() {
+		unlock()
 		o.mu.Lock()
 		delete(o.inFlight, it.ID)
 		o.mu.Unlock()
+		close(done)
 	}()
 
 	actx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
@@ -550,19 +573,4 @@ func refusesEverySend(err error) bool {
 
 func sortItems(items []Item) {
 	slices.SortFunc(items, func(a, b Item) int { return strings.Compare(a.ID, b.ID) })
-}
-
-// String names the kind as .hubfs/events does.
-func (k EventKind) String() string {
-	switch k {
-	case Queued:
-		return "queued"
-	case Sent:
-		return "sent"
-	case Failed:
-		return "failed"
-	case Retrying:
-		return "retrying"
-	}
-	return fmt.Sprintf("EventKind(%d)", int(k))
 }

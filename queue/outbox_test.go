@@ -14,6 +14,7 @@ import (
 
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // The queue's own logic (order, persistence, what is retried, locking)
@@ -28,6 +29,10 @@ type scriptedSender struct {
 	down     bool    // every attempt fails Unavailable
 	attempts []attempt
 	n        int
+	// gate, when set, holds every attempt until it is closed; entered is
+	// told each time an attempt waits there.
+	gate    chan struct{}
+	entered chan struct{}
 }
 
 type attempt struct {
@@ -37,7 +42,14 @@ type attempt struct {
 	result error
 }
 
-func (s *scriptedSender) SendSealed(ctx context.Context, sealed hub.Sealed, key string, plain []byte) (string, error) {
+func (s *scriptedSender) SendSealed(ctx context.Context, sealed mailbox.Sealed, key string, plain []byte) (string, error) {
+	s.mu.Lock()
+	gate, entered := s.gate, s.entered
+	s.mu.Unlock()
+	if gate != nil {
+		entered <- struct{}{}
+		<-gate
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var err error
@@ -395,5 +407,52 @@ func TestLoadSkipsJunk(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(f.dir.Path(), ".tmp-x")); !os.IsNotExist(err) {
 		t.Errorf("a crash's temporary file was left: %v", err)
+	}
+}
+
+// TestCancelWaitsForAnAttempt: rm of a message whose delivery attempt is in
+// flight waits for that attempt: if it failed, the message is cancelled
+// and never sent; if it delivered, Cancel says it is no longer queued.
+func TestCancelWaitsForAnAttempt(t *testing.T) {
+	for _, delivers := range []bool{false, true} {
+		t.Run(fmt.Sprintf("delivers=%v", delivers), func(t *testing.T) {
+			f := newFixture(t)
+			f.sender.setDown(true)
+			o := f.outbox(t)
+			to := newKey(t).Public()
+			o.Send(context.Background(), to, []byte("hold on"))
+			id := o.Items()[0].ID
+			f.sender.mu.Lock()
+			f.sender.gate, f.sender.entered = make(chan struct{}), make(chan struct{}, 10)
+			f.sender.down = !delivers
+			f.sender.mu.Unlock()
+			run(t, o)
+			<-f.sender.entered // an attempt is in flight
+			cancelled := make(chan error, 1)
+			go func() { cancelled <- o.Cancel(id) }()
+			time.Sleep(20 * time.Millisecond) // let Cancel reach the wait
+			f.sender.mu.Lock()
+			close(f.sender.gate)
+			f.sender.gate = nil
+			f.sender.mu.Unlock()
+			err := <-cancelled
+			if delivers {
+				if !errors.Is(err, ErrNotQueued) {
+					t.Errorf("cancel of a message the attempt delivered: %v, want ErrNotQueued", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("cancel during a failing attempt: %v", err)
+			}
+			f.sender.setDown(false)
+			o.Send(context.Background(), to, []byte("after"))
+			if d := f.sender.delivered(); len(d) != 1 || string(d[0].plain) != "after" {
+				t.Errorf("delivered %+v, want only the later message", d)
+			}
+			if items, _, _ := f.dir.Load(); len(items) != 0 {
+				t.Errorf("cancelled item still on disk: %+v", items)
+			}
+		})
 	}
 }

@@ -16,6 +16,27 @@ import (
 // every Textile hub.
 const MailboxName = "hubmail"
 
+// Box names one of a mailbox's two collections. String gives the
+// collection name the hub's Listen filters and events use. Hubs store the
+// numbers: never renumber.
+type Box int
+
+// The collections of a mailbox.
+const (
+	Inbox   Box = 0
+	Sentbox Box = 1
+)
+
+func (b Box) String() string {
+	switch b {
+	case Inbox:
+		return "inbox"
+	case Sentbox:
+		return "sentbox"
+	}
+	return fmt.Sprintf("box(%d)", int(b))
+}
+
 // MaxPageSize is the largest page a Textile hub returns: it caps a list
 // request's Limit at this many messages.
 const MaxPageSize = 10000

@@ -39,3 +39,14 @@ func TestReceiveCoversTheLargestMessage(t *testing.T) {
 		t.Errorf("MaxReceiveSize %d < %d: a watch event of the largest message would be refused", MaxReceiveSize, base64Len+ReplySlack)
 	}
 }
+
+// TestBoxNames: the names are the hub's collection names, in Listen
+// filters and events alike; the numbers are stored by hubs.
+func TestBoxNames(t *testing.T) {
+	if Inbox.String() != "inbox" || Sentbox.String() != "sentbox" || int(Inbox) != 0 || int(Sentbox) != 1 {
+		t.Errorf("boxes: %v=%d %v=%d", Inbox, Inbox, Sentbox, Sentbox)
+	}
+	if got := Box(7).String(); got != "box(7)" {
+		t.Errorf("Box(7) = %q", got)
+	}
+}

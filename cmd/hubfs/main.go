@@ -59,6 +59,7 @@ func newApp() *cli.App {
 			umountCommand(),
 			serveCommand(),
 			keysCommand(),
+			backupCommand(), restoreCommand(), exportCommand(),
 		},
 	}
 	app.OnUsageError = onUsageError

@@ -1,42 +1,31 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
 
-	"github.com/hubfs/hubfs/cache"
-	"github.com/hubfs/hubfs/events"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
+	"github.com/hubfs/hubfs/mailbox/hubmail"
 	"github.com/hubfs/hubfs/mailfs"
 	"github.com/hubfs/hubfs/queue"
 )
 
-// readyFDEnv names the descriptor a mount reports readiness on: one line,
-// "ready {json}" once the kernel has the mount, or "error: ..." if it failed.
-// --daemon sets it for the background child; tests use it to wait for a
-// foreground mount without polling.
-const readyFDEnv = "HUBFS_READY_FD"
-
 func mountCommand() *cli.Command {
+	def := mailbox.DefaultConfig() // the flags' defaults are the config's
 	return &cli.Command{
 		Name:  "mount",
 		Usage: "mount a mailbox as a filesystem (inbox, unread, sentbox, outbox, threads)",
@@ -57,17 +46,17 @@ func mountCommand() *cli.Command {
 		Flags: append(connectionFlags(),
 			&cli.BoolFlag{Name: "daemon", Aliases: []string{"d"}, Usage: "return once mounted; serve in the background"},
 			&cli.StringFlag{Name: "log-file", EnvVars: []string{"HUBFS_LOG_FILE"}, Usage: "with --daemon, append the mount's log to `FILE` (default: discard)"},
-			&cli.DurationFlag{Name: "op-timeout", Value: 10 * time.Second, Usage: "longest any syscall waits on the hub before it fails (ETIMEDOUT)"},
-			&cli.DurationFlag{Name: "list-ttl", Value: 2 * time.Second, Usage: "how long a listing is reused before the hub is asked again (0: always ask)"},
-			&cli.DurationFlag{Name: "message-ttl", Value: time.Hour, Usage: "how long the kernel keeps a message's name and attributes"},
-			&cli.BoolFlag{Name: "watch", Value: true, Usage: "follow the hub's watch for live updates (--watch=false: listings expire after --list-ttl)"},
-			&cli.DurationFlag{Name: "watch-ttl", Value: time.Hour, Usage: "while the watch is up: how long listings are kept, here and in the kernel (events keep them current; 0: as --list-ttl)"},
-			&cli.DurationFlag{Name: "poll-interval", Value: cache.DefaultPollInterval, Usage: "while the watch is down: how often both boxes are listed again"},
-			&cli.IntFlag{Name: "event-queue", Value: mailfs.DefaultEventQueue, Usage: "events a .hubfs/events reader may fall behind before it loses some (it then reads an overflow line)"},
-			&cli.StringFlag{Name: "ciphertext-cache", Value: "64MiB", Usage: "`SIZE` of message bodies kept in RAM (0: none)"},
-			&cli.StringFlag{Name: "plaintext-cache", Value: "32MiB", Usage: "`SIZE` of decrypted bodies kept in RAM, never on disk (0: none)"},
-			&cli.StringFlag{Name: "max-size", Value: "1MiB", Usage: "the hub's message size limit (ciphertext `SIZE`); a larger outbox write fails with EFBIG"},
-			&cli.DurationFlag{Name: "send-timeout", Value: queue.DefaultAttempt, Usage: "how long close of an outbox file waits for the hub before the message waits in the queue (queued/) instead"},
+			&cli.DurationFlag{Name: "op-timeout", Value: def.OpTimeout, Usage: "longest any syscall waits on the hub before it fails (ETIMEDOUT)"},
+			&cli.DurationFlag{Name: "list-ttl", Value: def.ListTTL, Usage: "how long a listing is reused before the hub is asked again (0: always ask)"},
+			&cli.DurationFlag{Name: "message-ttl", Value: def.MessageTTL, Usage: "how long the kernel keeps a message's name and attributes"},
+			&cli.BoolFlag{Name: "watch", Value: def.Watch, Usage: "follow the hub's watch for live updates (--watch=false: listings expire after --list-ttl)"},
+			&cli.DurationFlag{Name: "watch-ttl", Value: def.WatchTTL, Usage: "while the watch is up: how long listings are kept, here and in the kernel (events keep them current; 0: as --list-ttl)"},
+			&cli.DurationFlag{Name: "poll-interval", Value: def.PollInterval, Usage: "while the watch is down: how often both boxes are listed again"},
+			&cli.IntFlag{Name: "event-queue", Value: def.EventQueue, Usage: "events a .hubfs/events reader may fall behind before it loses some (it then reads an overflow line)"},
+			&cli.StringFlag{Name: "ciphertext-cache", Value: sizeValue(def.CiphertextBytes), Usage: "`SIZE` of message bodies kept in RAM (0: none)"},
+			&cli.StringFlag{Name: "plaintext-cache", Value: sizeValue(def.PlaintextBytes), Usage: "`SIZE` of decrypted bodies kept in RAM, never on disk (0: none)"},
+			&cli.StringFlag{Name: "max-size", Value: sizeValue(int64(def.MaxMessageSize + identity.Overhead)), Usage: "the hub's message size limit (ciphertext `SIZE`); a larger outbox write fails with EFBIG"},
+			&cli.DurationFlag{Name: "send-timeout", Value: def.SendTimeout, Usage: "how long close of an outbox file waits for the hub before the message waits in the queue (queued/) instead"},
 			&cli.StringFlag{Name: "queue-dir", EnvVars: []string{"HUBFS_QUEUE_DIR"}, Usage: "the outbox queue `DIR` (default $XDG_STATE_HOME/hubfs/<identity>/queue)"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users enter the mount (the kernel then enforces the file modes)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request and hub call (never contents or secrets)"},
@@ -78,28 +67,29 @@ func mountCommand() *cli.Command {
 	}
 }
 
-// mountSettings are the parsed flags that do not need the hub.
-type mountSettings struct {
-	dir                        string
-	cipherBytes, plainBytes    int64
-	maxSize                    int
-	opTimeout, listTTL, msgTTL time.Duration
-	watch                      bool
-	watchTTL, pollInterval     time.Duration
-	eventQueue                 int
-	sendTimeout                time.Duration
+// sizeValue writes a byte count as the size flags take it ("64MiB").
+func sizeValue(n int64) string {
+	for _, u := range []struct {
+		unit  string
+		shift uint
+	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.unit
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
-func parseMountSettings(c *cli.Context) (mountSettings, error) {
-	var s mountSettings
+// parseMountConfig reads the mount point and the flags into the one config
+// every layer of the mount is built from.
+func parseMountConfig(c *cli.Context) (dir string, cfg mailbox.Config, err error) {
+	cfg = mailbox.DefaultConfig()
 	if c.NArg() != 1 {
-		return s, usagef("mount takes one argument, the mount point MNT (got %d)", c.NArg())
+		return "", cfg, usagef("mount takes one argument, the mount point MNT (got %d)", c.NArg())
 	}
-	dir, err := filepath.Abs(c.Args().First())
-	if err != nil {
-		return s, err
+	if dir, err = filepath.Abs(c.Args().First()); err != nil {
+		return "", cfg, err
 	}
-	s.dir = dir
 	size := func(flag string) (int64, error) {
 		n, err := humanize.ParseBytes(c.String(flag))
 		if err != nil || n > 1<<40 {
@@ -107,55 +97,55 @@ func parseMountSettings(c *cli.Context) (mountSettings, error) {
 		}
 		return int64(n), nil
 	}
-	if s.cipherBytes, err = size("ciphertext-cache"); err != nil {
-		return s, err
+	if cfg.CiphertextBytes, err = size("ciphertext-cache"); err != nil {
+		return "", cfg, err
 	}
-	if s.plainBytes, err = size("plaintext-cache"); err != nil {
-		return s, err
+	if cfg.PlaintextBytes, err = size("plaintext-cache"); err != nil {
+		return "", cfg, err
 	}
 	max, err := size("max-size")
 	if err != nil {
-		return s, err
+		return "", cfg, err
 	}
 	if max <= identity.Overhead {
-		return s, usagef("--max-size must be over %d bytes (the encryption overhead)", identity.Overhead)
+		return "", cfg, usagef("--max-size must be over %d bytes (the encryption overhead)", identity.Overhead)
 	}
-	s.maxSize = int(max) - identity.Overhead
-	s.opTimeout, s.listTTL, s.msgTTL = c.Duration("op-timeout"), c.Duration("list-ttl"), c.Duration("message-ttl")
-	if s.opTimeout <= 0 {
-		return s, usagef("--op-timeout must be positive")
+	cfg.MaxMessageSize = int(max) - identity.Overhead
+	cfg.OpTimeout, cfg.ListTTL, cfg.MessageTTL = c.Duration("op-timeout"), c.Duration("list-ttl"), c.Duration("message-ttl")
+	if cfg.OpTimeout <= 0 {
+		return "", cfg, usagef("--op-timeout must be positive")
 	}
-	if s.listTTL < 0 || s.msgTTL < 0 {
-		return s, usagef("TTLs cannot be negative")
+	if cfg.ListTTL < 0 || cfg.MessageTTL < 0 {
+		return "", cfg, usagef("TTLs cannot be negative")
 	}
-	s.watch, s.watchTTL, s.pollInterval = c.Bool("watch"), c.Duration("watch-ttl"), c.Duration("poll-interval")
-	if s.watchTTL < 0 {
-		return s, usagef("--watch-ttl cannot be negative")
+	cfg.Watch, cfg.WatchTTL, cfg.PollInterval = c.Bool("watch"), c.Duration("watch-ttl"), c.Duration("poll-interval")
+	if cfg.WatchTTL < 0 {
+		return "", cfg, usagef("--watch-ttl cannot be negative")
 	}
-	if s.eventQueue = c.Int("event-queue"); s.eventQueue < 1 {
-		return s, usagef("--event-queue must be at least 1")
+	if cfg.EventQueue = c.Int("event-queue"); cfg.EventQueue < 1 {
+		return "", cfg, usagef("--event-queue must be at least 1")
 	}
-	if s.sendTimeout = c.Duration("send-timeout"); s.sendTimeout <= 0 {
-		return s, usagef("--send-timeout must be positive")
+	if cfg.SendTimeout = c.Duration("send-timeout"); cfg.SendTimeout <= 0 {
+		return "", cfg, usagef("--send-timeout must be positive")
 	}
-	if s.pollInterval < time.Second {
-		return s, usagef("--poll-interval must be at least 1s (got %s)", s.pollInterval)
+	if cfg.PollInterval < time.Second {
+		return "", cfg, usagef("--poll-interval must be at least 1s (got %s)", cfg.PollInterval)
 	}
-	return s, nil
+	return dir, cfg, nil
 }
 
 func mountAction(c *cli.Context) error {
-	s, err := parseMountSettings(c)
+	dir, cfg, err := parseMountConfig(c)
 	if err != nil {
 		return err
 	}
 	// Someone waits on HUBFS_READY_FD (a --daemon parent, a test): serve
 	// here and report, never start another background mount.
 	if c.Bool("daemon") && os.Getenv(readyFDEnv) == "" {
-		return daemonize(c, s.dir)
+		return daemonize(c, dir)
 	}
 	ready := readyReporter()
-	err = serveMount(c, s, ready)
+	err = serveMount(c, dir, cfg, ready)
 	if err != nil {
 		ready.fail(err)
 	}
@@ -163,7 +153,7 @@ func mountAction(c *cli.Context) error {
 }
 
 // serveMount connects, mounts and serves until unmounted or signalled.
-func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
+func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness) error {
 	level := slog.LevelInfo
 	if c.Bool("debug") {
 		level = slog.LevelDebug
@@ -171,7 +161,7 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
 
 	// Check the mount point before starting anything that listens.
-	if err := mailfs.CheckMountpoint(s.dir); err != nil {
+	if err := mailfs.CheckMountpoint(dir); err != nil {
 		return err
 	}
 
@@ -186,7 +176,7 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 		embedded = !c.IsSet("hub")
 	)
 	if embedded {
-		srv, addr, err := startEmbeddedHub(c, logger, s.maxSize+identity.Overhead)
+		srv, addr, err := startEmbeddedHub(c, logger, cfg.MaxMessageSize+identity.Overhead)
 		if err != nil {
 			return err
 		}
@@ -209,47 +199,38 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 	}
 	defer cl.Close()
 
-	mailbox, err := cl.GetMailboxID(ctx)
+	mailboxID, err := cl.GetMailboxID(ctx)
 	if err != nil {
 		return hubError(c, err)
 	}
 
-	ca := cache.New(cl, key, cache.Config{
-		ListTTL:         s.listTTL,
-		WatchTTL:        s.watchTTL,
-		CiphertextBytes: s.cipherBytes,
-		PlaintextBytes:  s.plainBytes,
-		Logger:          logger,
-	})
-	opts := mailfs.DefaultOptions()
-	opts.UID, opts.GID = uint32(os.Getuid()), uint32(os.Getgid())
-	opts.MessageTTL, opts.ListTTL, opts.OpTimeout = s.msgTTL, s.listTTL, s.opTimeout
-	opts.WatchTTL, opts.PollInterval = s.watchTTL, s.pollInterval
-	opts.Events = events.NewBroker(s.eventQueue)
-	opts.MaxMessageSize = s.maxSize
-	opts.HubAddr, opts.MailboxID = hubAddr, mailbox.String()
-	opts.Logger = logger
+	cfg.Logger = logger
+	model := hubmail.New(cl, key, mailboxID, cfg)
 	var root *mailfs.Root // set before anything can send, so before any event
-	outbox, err := openOutbox(c, key, hubAddr, ca, s, logger, func(ev queue.Event) { root.QueueChanged(ev) })
+	outbox, err := openOutbox(c, key, hubAddr, model, cfg, func(ev queue.Event) { root.QueueChanged(ev) })
 	if err != nil {
 		return err
 	}
-	opts.Outbox = outbox
-	root = mailfs.New(ca, key.Public(), opts)
+	root = mailfs.New(model, key.Public(), cfg, mailfs.Options{
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+		HubAddr: hubAddr, MailboxID: mailboxID.String(),
+		Outbox: outbox,
+		Logger: logger,
+	})
 	defer root.Close()
 
 	var fuseLog *log.Logger
 	if c.Bool("debug") {
 		fuseLog = log.New(c.App.ErrWriter, "fuse: ", log.LstdFlags)
 	}
-	srv, err := mailfs.Mount(s.dir, root, mailfs.MountOptions{AllowOther: c.Bool("allow-other"), Debug: c.Bool("debug"), Logger: fuseLog})
+	srv, err := mailfs.Mount(dir, root, mailfs.MountOptions{AllowOther: c.Bool("allow-other"), Debug: c.Bool("debug"), Logger: fuseLog})
 	if err != nil {
 		return err
 	}
 	// Follow the hub only once the tree is in the kernel: the first
 	// changes already find the nodes they invalidate.
-	if s.watch {
-		live := ca.Follow(context.WithoutCancel(ctx), cl, mailbox, s.pollInterval)
+	if cfg.Watch {
+		live := model.Follow(context.WithoutCancel(ctx))
 		defer live.Close()
 	}
 	// Deliver what earlier mounts or `hubfs send --queue` left queued,
@@ -258,8 +239,8 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 	delivered := make(chan struct{})
 	go func() { outbox.Run(deliverCtx); close(delivered) }()
 	defer func() { stopDelivery(); <-delivered }()
-	logger.Info("mounted", "mnt", s.dir, "hub", hubAddr, "identity", key.Public().String())
-	info := mountedInfo{Dir: s.dir, Identity: key.Public().String(), Hub: hubAddr, Embedded: embedded, Pid: os.Getpid()}
+	logger.Info("mounted", "mnt", dir, "hub", hubAddr, "identity", key.Public().String())
+	info := mountedInfo{Dir: dir, Identity: key.Public().String(), Hub: hubAddr, Embedded: embedded, Pid: os.Getpid()}
 	if ready.f == nil {
 		info.print(c.App.ErrWriter)
 	}
@@ -269,11 +250,11 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 	go func() { srv.Wait(); close(done) }()
 	select {
 	case <-done:
-		logger.Info("unmounted", "mnt", s.dir)
+		logger.Info("unmounted", "mnt", dir)
 		return nil
 	case <-ctx.Done():
 	}
-	logger.Info("signal: unmounting", "mnt", s.dir)
+	logger.Info("signal: unmounting", "mnt", dir)
 	// Readers of .hubfs/events would keep the mount busy: end them (EOF).
 	root.CloseEvents()
 	if err := srv.Unmount(); err != nil {
@@ -282,19 +263,21 @@ func serveMount(c *cli.Context, s mountSettings, ready *readiness) error {
 		// their descriptors when we exit, which is what a stop asks for.
 		// Nothing accepted is lost: queued messages are on disk.
 		logger.Warn("unmount failed, detaching lazily", "err", err)
-		if err := mailfs.Unmount(s.dir, true); err != nil {
-			return fmt.Errorf("unmount %s: %w", s.dir, err)
+		if err := mailfs.Unmount(dir, true); err != nil {
+			return fmt.Errorf("unmount %s: %w", dir, err)
 		}
-		logger.Info("detached", "mnt", s.dir)
+		logger.Info("detached", "mnt", dir)
 		return nil
 	}
 	<-done
 	return nil
 }
 
+var _ mailfs.Outbox = (*queue.Outbox)(nil)
+
 // openOutbox opens the identity's durable queue and the outbox that sends
-// through the cache, so a delivered message shows in sentbox/ at once.
-func openOutbox(c *cli.Context, key *identity.PrivateKey, hubAddr string, ca *cache.Cache, s mountSettings, logger *slog.Logger, onEvent func(queue.Event)) (*queue.Outbox, error) {
+// through the model, so a delivered message shows in sentbox/ at once.
+func openOutbox(c *cli.Context, key *identity.PrivateKey, hubAddr string, model *mailbox.Model, cfg mailbox.Config, onEvent func(queue.Event)) (*queue.Outbox, error) {
 	path := c.String("queue-dir")
 	if path == "" {
 		p, err := queue.DefaultPath(key.Public().String())
@@ -309,230 +292,12 @@ func openOutbox(c *cli.Context, key *identity.PrivateKey, hubAddr string, ca *ca
 	}
 	return queue.New(queue.Config{
 		Dir:     dir,
-		Sender:  ca,
+		Sender:  model,
 		Key:     key,
 		Hub:     hubAddr,
-		Attempt: s.sendTimeout,
-		Timeout: s.opTimeout,
+		Attempt: cfg.SendTimeout,
+		Timeout: cfg.OpTimeout,
 		OnEvent: onEvent,
-		Logger:  logger.With("component", "queue"),
+		Logger:  cfg.Logger.With("component", "queue"),
 	})
-}
-
-// startEmbeddedHub runs hubd inside this process, on --listen with --data.
-func startEmbeddedHub(c *cli.Context, logger *slog.Logger, maxCipher int) (*hubd.Server, string, error) {
-	dataDir := c.String("data")
-	if dataDir == "" {
-		d, err := hubd.DefaultDataDir()
-		if err != nil {
-			return nil, "", err
-		}
-		dataDir = d
-	}
-	srv, err := hubd.New(hubd.Config{
-		Listen:         c.String("listen"),
-		DataDir:        dataDir,
-		MaxMessageSize: maxCipher,
-		Logger:         logger.With("component", "hubd"),
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("embedded hub: %w (is another hubfs mount or hubfs serve using %s? then pass --hub %s)", err, c.String("listen"), c.String("listen"))
-	}
-	go func() {
-		if err := srv.Serve(); err != nil {
-			logger.Error("embedded hub stopped", "err", err)
-		}
-	}()
-	return srv, srv.Addr(), nil
-}
-
-// connectEmbedded authenticates to the embedded hub. Its API key is the
-// first unrevoked key in the data directory, created on first use, so a
-// newcomer needs no key at all; the identity is created if missing (as
-// `hubfs init` would).
-func connectEmbedded(c *cli.Context, srv *hubd.Server, addr string) (*hub.Client, *identity.PrivateKey, error) {
-	path, err := identityPath(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	key, err := identity.LoadKeyFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if key, err = identity.NewPrivateKey(); err != nil {
-			return nil, nil, err
-		}
-		if err := identity.SaveKeyFile(path, key, false); err != nil {
-			return nil, nil, err
-		}
-		fmt.Fprintf(c.App.ErrWriter, "hubfs: created identity %s (%s)\n", path, key.Public())
-	} else if err != nil {
-		return nil, nil, err
-	}
-
-	apiKey, secret := c.String("key"), ""
-	if apiKey != "" {
-		if secret, err = apiSecret(c); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		k, err := embeddedKey(c.Context, srv)
-		if err != nil {
-			return nil, nil, err
-		}
-		apiKey, secret = k.Key, k.Secret
-	}
-	cl, err := hub.Dial(c.Context, addr, hub.WithKeyInfo(apiKey, secret), hub.WithTimeout(c.Duration("timeout")))
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := cl.GetToken(c.Context, key); err != nil {
-		cl.Close()
-		return nil, nil, fmt.Errorf("embedded hub: %w", err)
-	}
-	if _, err := cl.SetupMailbox(c.Context); err != nil {
-		cl.Close()
-		return nil, nil, fmt.Errorf("embedded hub: %w", err)
-	}
-	return cl, key, nil
-}
-
-// embeddedKey goes through the embedded hub's open store: a second open
-// in this process would drop the hub's SQLite locks when it closed.
-func embeddedKey(ctx context.Context, srv *hubd.Server) (hubd.APIKey, error) {
-	keys, err := srv.ListKeys(ctx)
-	if err != nil {
-		return hubd.APIKey{}, err
-	}
-	for _, k := range keys {
-		if !k.Revoked && k.Secret != "" {
-			return k, nil
-		}
-	}
-	return srv.CreateKey(ctx)
-}
-
-// readiness reports on HUBFS_READY_FD, when it is set, exactly once.
-type readiness struct {
-	f *os.File
-}
-
-func readyReporter() *readiness {
-	v := os.Getenv(readyFDEnv)
-	if v == "" {
-		return &readiness{}
-	}
-	os.Unsetenv(readyFDEnv) // not for anything this process starts
-	fd, err := strconv.Atoi(v)
-	if err != nil || fd < 3 {
-		return &readiness{}
-	}
-	return &readiness{f: os.NewFile(uintptr(fd), "ready")}
-}
-
-func (r *readiness) ok(info mountedInfo) {
-	b, _ := json.Marshal(info)
-	r.send("ready " + string(b) + "\n")
-}
-
-// mountedInfo travels from a background mount to the command that started
-// it, which tells the user.
-type mountedInfo struct {
-	Dir      string `json:"dir"`
-	Identity string `json:"identity"`
-	Hub      string `json:"hub"`
-	Embedded bool   `json:"embedded"`
-	Pid      int    `json:"pid"`
-}
-
-func (i mountedInfo) print(w io.Writer) {
-	fmt.Fprintf(w, "hubfs: mounted the mailbox of %s at %s (pid %d)\n", i.Identity, i.Dir, i.Pid)
-	if i.Embedded {
-		fmt.Fprintf(w, "hubfs: hub running at %s; send yourself a message with\n    echo hello > %s/outbox/%s\n", i.Hub, i.Dir, i.Identity)
-	}
-	fmt.Fprintf(w, "hubfs: unmount with `hubfs umount %s`\n", i.Dir)
-}
-
-func (r *readiness) fail(err error) {
-	r.send("error: " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
-}
-
-func (r *readiness) send(line string) {
-	if r.f == nil {
-		return
-	}
-	io.WriteString(r.f, line)
-	r.f.Close()
-	r.f = nil
-}
-
-// childArgs are the arguments of the background mount: the command's own
-// without --daemon, in every spelling the flag parser takes (-d, -daemon,
-// --daemon=1, ...). A child that still saw it would start another child,
-// and so on without end.
-func childArgs(args []string) []string {
-	var out []string
-	for i, a := range args {
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if strings.HasPrefix(a, "-") && (name == "d" || name == "daemon") {
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
-// daemonize starts this command again in the background, without --daemon,
-// and returns once it reports the mount ready (or why it failed).
-func daemonize(c *cli.Context, dir string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	args := childArgs(os.Args[1:])
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer pr.Close()
-	out, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if p := c.String("log-file"); p != "" {
-		out, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	}
-	if err != nil {
-		pw.Close()
-		return fmt.Errorf("log file: %w", err)
-	}
-	defer out.Close()
-	cmd := exec.Command(self, args...)
-	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
-	cmd.ExtraFiles = []*os.File{pw}
-	cmd.Stdout, cmd.Stderr = out, out
-	// Its own session: the mount outlives this terminal and its signals.
-	// Same working directory, so relative paths in the arguments mean the
-	// same to the child.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		pw.Close()
-		return err
-	}
-	pw.Close()
-	line, _ := bufio.NewReader(pr).ReadString('\n')
-	switch {
-	case strings.HasPrefix(line, "ready "):
-		var info mountedInfo
-		if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "ready ")), &info); err != nil {
-			info = mountedInfo{Dir: dir, Pid: cmd.Process.Pid}
-		}
-		info.print(c.App.ErrWriter)
-		cmd.Process.Release()
-		return nil
-	case strings.HasPrefix(line, "error: "):
-		cmd.Wait()
-		return errors.New(strings.TrimSpace(strings.TrimPrefix(line, "error: ")))
-	default:
-		err := cmd.Wait()
-		return fmt.Errorf("the background mount exited before it was ready (%v); run without --daemon to see why", err)
-	}
 }

@@ -83,7 +83,7 @@ func sendOrQueue(c *cli.Context, to *identity.PublicKey, body []byte) error {
 	if err == nil {
 		defer cl.Close()
 		var m hub.UserMessage
-		if m, err = cl.SendSealed(c.Context, it.Sealed, it.Key); err == nil {
+		if m, err = cl.SendSealed(c.Context, hub.Sealed(it.Sealed), it.Key); err == nil {
 			_, err = fmt.Fprintln(c.App.Writer, m.ID)
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hub/hubtest"
+	"github.com/hubfs/hubfs/mailbox"
 	"github.com/hubfs/hubfs/queue"
 )
 
@@ -110,7 +111,7 @@ func TestSendQueue(t *testing.T) {
 
 type sealedSender struct{ cl *hub.Client }
 
-func (s sealedSender) SendSealed(ctx context.Context, m hub.Sealed, key string, plain []byte) (string, error) {
-	um, err := s.cl.SendSealed(ctx, m, key)
+func (s sealedSender) SendSealed(ctx context.Context, m mailbox.Sealed, key string, plain []byte) (string, error) {
+	um, err := s.cl.SendSealed(ctx, hub.Sealed(m), key)
 	return um.ID, err
 }

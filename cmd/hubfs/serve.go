@@ -34,7 +34,7 @@ func dataFlag() cli.Flag {
 func storeFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name:    "store",
-		Usage:   "hub store `URL`: sqlite:PATH (default sqlite:DIR/hub.db of --data); postgres:// is not built yet",
+		Usage:   "hub store `URL`: sqlite:PATH (default sqlite:DIR/hub.db of --data), or postgres://USER@HOST:PORT/DB?sslmode=... for several hub processes on one database (it keeps the host key too: --data is then unused)",
 		EnvVars: []string{"HUBFS_STORE"},
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/hubfs/hubfs/hubd"
+	"github.com/hubfs/hubfs/hubd/store/postgres/pgtest"
 )
 
 // TestServeAndKeysOnAStoreURL: --store names the store for serve and keys
@@ -55,23 +57,54 @@ func TestServeAndKeysOnAStoreURL(t *testing.T) {
 	}
 }
 
-// TestPostgresStoreNotBuilt: a PostgreSQL URL is refused with one clear
-// line that does not echo the URL (it may hold a password).
-func TestPostgresStoreNotBuilt(t *testing.T) {
-	for _, url := range []string{"postgres://hub:s3cret@127.0.0.1:5432/hub?sslmode=disable", "postgresql://hub:s3cret@db/hub"} {
+// TestPostgresStoreUnreachable: a PostgreSQL URL nothing answers on is
+// refused at once with one clear line that does not echo the password.
+func TestPostgresStoreUnreachable(t *testing.T) {
+	for _, url := range []string{"postgres://hub:s3cret@127.0.0.1:1/hub?sslmode=disable", "postgresql://hub:s3cret@127.0.0.1:1/hub"} {
 		for _, args := range [][]string{
 			{"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--store", url},
 			{"keys", "create", "--store", url},
 			{"keys", "list", "--store", url},
 		} {
 			_, _, err := runCLI(t, args...)
-			if !errors.Is(err, hubd.ErrStoreNotBuilt) || !strings.Contains(err.Error(), "not built yet") || strings.Contains(err.Error(), "s3cret") {
-				t.Errorf("%v: %v, want a not-built-yet error without the password", args[:2], err)
+			if !errors.Is(err, hubd.ErrUnavailable) || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("%v: %v, want ErrUnavailable without the password", args[:2], err)
 			}
 		}
 	}
 	_, _, err := runCLI(t, "keys", "create", "--store", "mysql://db/hub")
 	if err == nil || !strings.Contains(err.Error(), "sqlite:PATH") {
 		t.Errorf("an unknown store scheme: %v", err)
+	}
+}
+
+// TestKeysOnPostgres: hubfs keys creates, lists and revokes keys in a
+// PostgreSQL store, and nothing lands in the data directory.
+func TestKeysOnPostgres(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	data := filepath.Join(t.TempDir(), "data")
+	out, errOut, err := runCLI(t, "keys", "create", "--store", url, "--data", data, "--json")
+	if err != nil {
+		t.Fatalf("keys create --store postgres: %v (%s)", err, errOut)
+	}
+	var k struct{ Key, Secret string }
+	if err := json.Unmarshal([]byte(out), &k); err != nil || k.Key == "" || k.Secret == "" {
+		t.Fatalf("keys create --json printed %q: %v", out, err)
+	}
+	t.Setenv("HUBFS_STORE", url)
+	if list, _, err := runCLI(t, "keys", "list"); err != nil || !strings.Contains(list, k.Key) || strings.Count(list, "active") != 1 {
+		t.Fatalf("keys list = %q, %v", list, err)
+	}
+	if _, _, err := runCLI(t, "keys", "revoke", k.Key); err != nil {
+		t.Fatal(err)
+	}
+	if list, _, err := runCLI(t, "keys", "list"); err != nil || !strings.Contains(list, "revoked") {
+		t.Fatalf("keys list after revoke = %q, %v", list, err)
+	}
+	if _, _, err := runCLI(t, "keys", "revoke", "bnope"); !errors.Is(err, hubd.ErrNotFound) {
+		t.Fatalf("keys revoke of an unknown key: %v, want ErrNotFound", err)
+	}
+	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("keys on PostgreSQL made the data directory (stat: %v)", err)
 	}
 }

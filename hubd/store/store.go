@@ -1,7 +1,7 @@
 // Package store is the contract between the hub's services (package hubd)
 // and the database that keeps their state: the Store interface, its model
 // types and its errors. Implementations live in subpackages (sqlite; the
-// PostgreSQL one is next) and each passes the one conformance suite in
+// postgres) and each passes the one conformance suite in
 // storetest. The package imports neither hubd nor any implementation, so
 // both can import it.
 //
@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/hubfs/hubfs/wire"
 )
 
 // Store is everything the services keep. A Store is safe for concurrent
@@ -72,7 +74,10 @@ type Store interface {
 	// (PostgreSQL: LISTEN/NOTIFY); the SQLite store delivers the commits
 	// of the process that opened it. fn runs while the store orders its
 	// writers, so it must hand the event off and return: never block or
-	// call the store.
+	// call the store. A store that may miss events (PostgreSQL, whose
+	// listener connection broke) says so with an Event whose Action is
+	// Lost, once it is listening again: subscribers must then resync from
+	// the store, as everything before it may be incomplete.
 	Subscribe(fn func(Event)) (cancel func())
 
 	Close() error
@@ -88,7 +93,23 @@ var (
 	ErrTooLarge = errors.New("page is too large")
 	// ErrNoSpace: the store's disk is full; nothing of the write was kept.
 	ErrNoSpace = errors.New("no space left for the store")
+	// ErrUnavailable: the database cannot be reached (refused, down,
+	// the connection broke); the call may succeed later. A write that
+	// fails so may or may not have committed: sends carry idempotency
+	// keys for that.
+	ErrUnavailable = errors.New("store unavailable")
 )
+
+// HostKeyStore is a store that keeps the hub's token-signing key itself,
+// so that every process serving it signs and verifies the same tokens and
+// none needs a data directory. A store without it (SQLite) leaves the key
+// to a file beside it.
+type HostKeyStore interface {
+	// HostKey returns the stored key (identity's string form); if there is
+	// none yet it stores fresh and returns that. Concurrent first calls
+	// from several processes all get the one key that won.
+	HostKey(ctx context.Context, fresh string) (string, error)
+}
 
 // APIKey is a user-group key: apps send Key and an HMAC made with Secret.
 type APIKey struct {
@@ -114,21 +135,14 @@ type Sent struct {
 	Stored    bool  // false: a repeat, nothing was stored
 }
 
-// Box is a mailbox collection. The numbers are stored: never renumber.
-type Box int
+// Box is a mailbox collection (wire.Box). The numbers are stored: never
+// renumber.
+type Box = wire.Box
 
 const (
-	Inbox   Box = 0
-	Sentbox Box = 1
+	Inbox   = wire.Inbox
+	Sentbox = wire.Sentbox
 )
-
-// String is the collection name Listen filters and events use.
-func (b Box) String() string {
-	if b == Sentbox {
-		return "sentbox"
-	}
-	return "inbox"
-}
 
 // Thread is a thread DB a user owns; the mailbox is the one named
 // wire.MailboxName.
@@ -194,6 +208,9 @@ const (
 	Create Action = iota + 1 // a copy was stored
 	Save                     // an inbox copy was marked read
 	Delete                   // a copy was deleted
+	// Lost: the store may have missed events before this one (a shared
+	// store's listener reconnected); Message is zero. Subscribers resync.
+	Lost
 )
 
 func (a Action) String() string {
@@ -204,6 +221,8 @@ func (a Action) String() string {
 		return "save"
 	case Delete:
 		return "delete"
+	case Lost:
+		return "lost"
 	}
 	return "unknown"
 }

@@ -1,12 +1,15 @@
-package cache
+package hubmail_test
 
 import (
 	"bytes"
 	"context"
 	"testing"
 
+	"github.com/hubfs/hubfs/hub/hubtest"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
+	"github.com/hubfs/hubfs/mailbox/hubmail"
 )
 
 // TestListsABoxWhoseFullPagesTheHubRefuses: the mount's lister never shrank
@@ -17,23 +20,27 @@ import (
 func TestListsABoxWhoseFullPagesTheHubRefuses(t *testing.T) {
 	const limit, n = 1 << 10, 100
 	h := hubdtest.Start(t, hubdtest.WithMaxMessageSize(limit))
-	alice, bob := newUser(t, h), newUser(t, h)
+	alice, bob := hubtest.NewUser(t, h), hubtest.NewUser(t, h)
 	body := bytes.Repeat([]byte("y"), limit-identity.Overhead)
 	for range n {
-		if _, err := bob.cl.SendMessage(context.Background(), bob.key, alice.key.Public(), body); err != nil {
+		if _, err := bob.Client.SendMessage(context.Background(), bob.Key, alice.Key.Public(), body); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c := New(alice.cl, alice.key, Config{})
 	ctx := context.Background()
-	got, err := c.List(ctx, Inbox)
+	mbox, err := alice.Client.GetMailboxID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := hubmail.New(alice.Client, alice.Key, mbox, mailbox.Config{})
+	got, err := c.List(ctx, mailbox.Inbox)
 	if err != nil {
 		t.Fatalf("list an inbox of %d messages of %d bytes: %v", n, limit, err)
 	}
 	if len(got) != n {
 		t.Fatalf("listed %d messages, want %d", len(got), n)
 	}
-	plain, err := c.Open(ctx, Inbox, got[n-1].ID)
+	plain, err := c.Open(ctx, mailbox.Inbox, got[n-1].ID)
 	if err != nil || !bytes.Equal(plain, body) {
 		t.Fatalf("open the last message: %d bytes, %v", len(plain), err)
 	}

@@ -1,9 +1,9 @@
-package cache
+package sizedlru
 
 import "testing"
 
 func TestSizedLRUKeepsWithinBytes(t *testing.T) {
-	l := newSizedLRU(10, func(v string) int64 { return int64(len(v)) })
+	l := New(10, func(v string) int64 { return int64(len(v)) })
 	steps := []struct {
 		key, val string
 		bytes    int64
@@ -18,31 +18,31 @@ func TestSizedLRUKeepsWithinBytes(t *testing.T) {
 		{"c", "1234567890", 10, []string{"c"}, []string{"b"}},
 	}
 	for i, s := range steps {
-		l.add(s.key, s.val)
+		l.Add(s.key, s.val)
 		if l.bytes != s.bytes {
 			t.Errorf("step %d: bytes = %d, want %d", i, l.bytes, s.bytes)
 		}
 		for _, k := range s.present {
-			if !l.contains(k) {
+			if !l.Contains(k) {
 				t.Errorf("step %d: %s missing", i, k)
 			}
 		}
 		for _, k := range s.absent {
-			if l.contains(k) {
+			if l.Contains(k) {
 				t.Errorf("step %d: %s still there", i, k)
 			}
 		}
 	}
-	l.remove("c")
+	l.Remove("c")
 	if l.bytes != 0 {
 		t.Errorf("bytes after removing everything = %d", l.bytes)
 	}
 }
 
 func TestSizedLRUZeroKeepsNothing(t *testing.T) {
-	l := newSizedLRU(0, func(v string) int64 { return int64(len(v)) + 1 })
-	l.add("a", "")
-	if l.contains("a") || l.bytes != 0 {
+	l := New(0, func(v string) int64 { return int64(len(v)) + 1 })
+	l.Add("a", "")
+	if l.Contains("a") || l.bytes != 0 {
 		t.Errorf("a zero budget kept %d bytes", l.bytes)
 	}
 }

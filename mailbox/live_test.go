@@ -1,11 +1,11 @@
-package cache
+package mailbox_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/mailbox"
 )
 
 // waitUntil polls cond; the live machinery runs on its own goroutines.
@@ -20,45 +20,41 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestFollow runs the cache against the real hub's watch: it lists both
+// TestFollow runs the model (over the cache) against the real hub's watch: it lists both
 // boxes once, applies events without listing again, reports each change
 // once (a local delete and its echo are one), polls while the hub is
 // down, and after the hub comes back lists again and reports what it
 // missed.
 func TestFollow(t *testing.T) {
-	f := newFixture(t, Config{ListTTL: time.Minute, WatchTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	f := newFixture(t, mailbox.Config{ListTTL: time.Minute, WatchTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20, PollInterval: time.Hour})
 	ctx := context.Background()
-	mbox, err := f.alice.cl.GetMailboxID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lv := f.cache.Follow(ctx, f.alice.cl, mbox, time.Hour)
+	lv := f.model.Follow(ctx)
 	defer lv.Close()
 	waitUntil(t, "watch mode and both boxes listed", func() bool {
-		return f.cache.Mode() == ModeWatch && f.calls("ListInboxMessages") == 1 && f.calls("ListSentboxMessages") == 1
+		return f.model.Mode() == mailbox.ModeWatch && f.calls("ListInboxMessages") == 1 && f.calls("ListSentboxMessages") == 1
 	})
 	f.takeChanges()
 
 	m := f.bob.send(t, f.alice, "hello")
-	waitUntil(t, "create applied", func() bool { _, err := f.cache.Lookup(ctx, Inbox, m.ID); return err == nil })
-	if b, err := f.cache.Open(ctx, Inbox, m.ID); err != nil || string(b) != "hello" {
+	waitUntil(t, "create applied", func() bool { _, err := f.model.Lookup(ctx, mailbox.Inbox, m.ID); return err == nil })
+	if b, err := f.model.Open(ctx, mailbox.Inbox, m.ID); err != nil || string(b) != "hello" {
 		t.Fatalf("Open = %q, %v (the body came with the event)", b, err)
 	}
-	if err := f.cache.Delete(ctx, Inbox, m.ID); err != nil {
+	if err := f.model.Delete(ctx, mailbox.Inbox, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "delete echoed", func() bool { return f.cache.Stats().WatchEvents >= 2 })
+	waitUntil(t, "delete echoed", func() bool { return f.model.Stats().WatchEvents >= 2 })
 	if n := f.calls("ListInboxMessages"); n != 1 {
 		t.Errorf("%d inbox listings, want the first only", n)
 	}
 	got := f.takeChanges()
-	if len(got) != 2 || got[0].Kind != Added || got[1].Kind != Removed || got[1].ID != m.ID {
+	if len(got) != 2 || got[0].Kind != mailbox.Added || got[1].Kind != mailbox.Removed || got[1].ID != m.ID {
 		t.Fatalf("changes %+v, want one Added and one Removed", got)
 	}
 
 	// The hub goes away: poll mode, with the reason reported.
 	f.hub.Stop(t)
-	waitUntil(t, "poll mode", func() bool { return f.cache.Mode() == ModePoll })
+	waitUntil(t, "poll mode", func() bool { return f.model.Mode() == mailbox.ModePoll })
 	f.hub.Restart(t)
 	bob := newUser(t, f.hub) // a fresh connection: the old one may still be backing off
 	m2, err := bob.cl.SendMessage(ctx, bob.key, f.alice.key.Public(), []byte("meanwhile"))
@@ -66,27 +62,27 @@ func TestFollow(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "back in watch mode with the message", func() bool {
-		_, err := f.cache.Lookup(ctx, Inbox, m2.ID)
-		return f.cache.Mode() == ModeWatch && err == nil
+		_, err := f.model.Lookup(ctx, mailbox.Inbox, m2.ID)
+		return f.model.Mode() == mailbox.ModeWatch && err == nil
 	})
-	var kinds []ChangeKind
+	var kinds []mailbox.ChangeKind
 	added := 0
 	for _, c := range f.takeChanges() {
 		kinds = append(kinds, c.Kind)
-		if c.Kind == Added && c.ID == m2.ID {
+		if c.Kind == mailbox.Added && c.ID == m2.ID {
 			added++
 		}
-		if c.Kind == ModeChanged && c.Mode == ModePoll && c.Err == nil {
+		if c.Kind == mailbox.ModeChanged && c.Mode == mailbox.ModePoll && c.Err == nil {
 			t.Errorf("switch to poll mode without a reason")
 		}
 	}
 	if added != 1 {
 		t.Errorf("the message sent meanwhile was reported %d times, want once (changes %v)", added, kinds)
 	}
-	if kinds[0] != LiveError && kinds[0] != ModeChanged {
+	if kinds[0] != mailbox.LiveError && kinds[0] != mailbox.ModeChanged {
 		t.Errorf("first change after the hub stopped: %v", kinds[0])
 	}
-	if s := f.cache.Stats(); s.WatchReconnects < 2 {
+	if s := f.model.Stats(); s.WatchReconnects < 2 {
 		t.Errorf("watch_reconnects = %d, want both boxes", s.WatchReconnects)
 	}
 }
@@ -95,13 +91,13 @@ func TestFollow(t *testing.T) {
 // reported as a change of read state and a delete is reported at all (the
 // kernel may know the name).
 func TestApplyWithoutAListing(t *testing.T) {
-	f := newFixture(t, Config{ListTTL: time.Minute})
-	m := hub.UserMessage{ID: "01jc0000000000000000000000", ReadAt: time.Unix(1_800_000_000, 0)}
-	f.cache.Apply(Inbox, hub.MailboxEvent{Type: hub.MailboxEventSave, MessageID: m.ID, Message: &m})
-	f.cache.Apply(Inbox, hub.MailboxEvent{Type: hub.MailboxEventDelete, MessageID: m.ID})
-	f.cache.Apply(Inbox, hub.MailboxEvent{Type: hub.MailboxEventCreate, Message: &hub.UserMessage{ID: "../etc"}})
+	f := newFixture(t, mailbox.Config{ListTTL: time.Minute})
+	m := mailbox.Message{Entry: mailbox.Entry{ID: "01jc0000000000000000000000", ReadAt: time.Unix(1_800_000_000, 0)}}
+	f.model.Apply(mailbox.Inbox, mailbox.Event{Kind: mailbox.EventSave, ID: m.ID, Message: &m})
+	f.model.Apply(mailbox.Inbox, mailbox.Event{Kind: mailbox.EventDelete, ID: m.ID})
+	f.model.Apply(mailbox.Inbox, mailbox.Event{Kind: mailbox.EventCreate, Message: &mailbox.Message{Entry: mailbox.Entry{ID: "../etc"}}})
 	got := f.takeChanges()
-	if len(got) != 2 || got[0].Kind != Read || got[1].Kind != Removed {
+	if len(got) != 2 || got[0].Kind != mailbox.Read || got[1].Kind != mailbox.Removed {
 		t.Fatalf("changes %+v, want Read then Removed (and nothing for a bad id)", got)
 	}
 }

@@ -1,59 +1,39 @@
-package cache
+package mailbox
 
 import (
 	"context"
 	"errors"
 	"sync"
 	"time"
-
-	"github.com/hubfs/hubfs/hub"
-	"github.com/hubfs/hubfs/identity"
 )
 
-// Watcher is the part of *hub.Client that delivers a mailbox's changes as
-// they happen.
-type Watcher interface {
-	WatchInbox(ctx context.Context, mailboxID identity.ThreadID, fn func(hub.MailboxEvent)) (*hub.Watch, error)
-	WatchSentbox(ctx context.Context, mailboxID identity.ThreadID, fn func(hub.MailboxEvent)) (*hub.Watch, error)
-}
-
-var _ Watcher = (*hub.Client)(nil)
-
-// DefaultPollInterval is how often both boxes are listed while the watch is
-// down.
-const DefaultPollInterval = 30 * time.Second
-
-// Live keeps a cache in step with the hub: it watches both boxes and applies
+// Live keeps a model in step with the hub: it watches both boxes and applies
 // every event; while either watch is down it polls, and when a watch comes
 // back it lists that box again to catch what the gap hid. Make one with
 // Follow; Close stops it.
 type Live struct {
-	c       *Cache
-	w       Watcher
-	mailbox identity.ThreadID
-	poll    time.Duration
-	cancel  context.CancelFunc
-	done    chan struct{}
-	kick    chan struct{} // wakes run: a box needs a resync, or the mode changed
+	m      *Model
+	poll   time.Duration
+	cancel context.CancelFunc
+	done   chan struct{}
+	kick   chan struct{} // wakes run: a box needs a resync, or the mode changed
 
 	mu       sync.Mutex // guards the fields below
-	watches  [2]*hub.Watch
+	watches  [2]Watch
 	up       [2]bool   // the box's stream is open and confirmed
 	resync   [2]bool   // the box's stream came back: list it again
 	lastErrs [2]string // the last error reported per box, to report a streak once
 }
 
-// Follow starts following the hub for c: it opens the inbox and sentbox
-// watches, lists both boxes (so the first ls is warm and every later event
-// has a base), and from then on applies events as they come. Changes reach
+// Follow starts following the hub: it opens the inbox and sentbox watches,
+// lists both boxes (so the first ls is warm and every later event has a
+// base), and from then on applies events as they come. Changes reach
 // OnChange like any other; so do mode switches (ModeChanged) and failures
-// (LiveError). pollInterval <= 0 means DefaultPollInterval.
-func (c *Cache) Follow(ctx context.Context, w Watcher, mailboxID identity.ThreadID, pollInterval time.Duration) *Live {
-	if pollInterval <= 0 {
-		pollInterval = DefaultPollInterval
-	}
+// (LiveError). Both boxes are listed every PollInterval while a watch is
+// down.
+func (m *Model) Follow(ctx context.Context) *Live {
 	ctx, cancel := context.WithCancel(ctx)
-	lv := &Live{c: c, w: w, mailbox: mailboxID, poll: pollInterval, cancel: cancel,
+	lv := &Live{m: m, poll: m.cfg.PollInterval, cancel: cancel,
 		done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	go lv.run(ctx)
 	return lv
@@ -78,7 +58,7 @@ func (lv *Live) run(ctx context.Context) {
 		}
 	}()
 	// Watch first, then list: an event that arrives while the listing is
-	// in flight is replayed on top of it (the cache's local-change log),
+	// in flight is replayed on top of it (the model's local-change log),
 	// so nothing falls between the two.
 	for _, box := range []Box{Inbox, Sentbox} {
 		lv.startWatch(ctx, box)
@@ -104,7 +84,7 @@ func (lv *Live) run(ctx context.Context) {
 				}
 			}
 		case <-ticker.C:
-			if lv.c.Mode() == ModeWatch {
+			if lv.m.Mode() == ModeWatch {
 				continue
 			}
 			for _, box := range []Box{Inbox, Sentbox} {
@@ -123,7 +103,7 @@ func (lv *Live) run(ctx context.Context) {
 	}
 }
 
-func isDone(w *hub.Watch) bool {
+func isDone(w Watch) bool {
 	select {
 	case <-w.Done():
 		return true
@@ -138,11 +118,7 @@ func (lv *Live) startWatch(ctx context.Context, box Box) {
 	lv.mu.Lock()
 	lv.up[box] = true
 	lv.mu.Unlock()
-	start := lv.w.WatchInbox
-	if box == Sentbox {
-		start = lv.w.WatchSentbox
-	}
-	w, err := start(ctx, lv.mailbox, func(ev hub.MailboxEvent) { lv.event(box, ev) })
+	w, err := lv.m.b.Watch(ctx, box, func(ev Event) { lv.event(box, ev) })
 	lv.mu.Lock()
 	if err != nil {
 		lv.up[box] = false
@@ -157,29 +133,25 @@ func (lv *Live) startWatch(ctx context.Context, box Box) {
 
 // event runs on the box's watch goroutine, one event at a time. It never
 // calls the hub: a resync is handed to run.
-func (lv *Live) event(box Box, ev hub.MailboxEvent) {
-	switch ev.Type {
-	case hub.MailboxEventCreate, hub.MailboxEventSave, hub.MailboxEventDelete:
-		lv.c.Apply(box, ev)
+func (lv *Live) event(box Box, ev Event) {
+	switch ev.Kind {
+	case EventCreate, EventSave, EventDelete:
+		lv.m.Apply(box, ev)
 		if ev.Err != nil {
 			lv.report(box, "watch", ev.Err) // a record that did not decode
 		}
-	case hub.MailboxEventDisconnected, hub.MailboxEventStopped:
+	case EventDisconnected, EventStopped:
+		// The backend below has counted the failure in its figures.
 		lv.mu.Lock()
 		lv.up[box] = false
 		lv.mu.Unlock()
-		lv.c.streamFailed(ev.Err)
 		lv.report(box, "watch", ev.Err)
 		lv.updateMode(ev.Err)
-	case hub.MailboxEventReconnected:
-		// Whatever happened during the gap is unknown: the listing is
-		// stale from now (a reader lists again), and run lists it even if
-		// nobody reads, so the changes reach the kernel and the events.
-		lv.c.Invalidate(box)
-		lv.c.mu.Lock()
-		lv.c.stats.WatchReconnects++
-		lv.c.stats.Online = true
-		lv.c.mu.Unlock()
+	case EventReconnected:
+		// Whatever happened during the gap is unknown: a cache below has
+		// dropped its listing (a reader lists again), and run lists it
+		// even if nobody reads, so the changes reach the kernel and the
+		// events.
 		lv.mu.Lock()
 		lv.up[box] = true
 		lv.resync[box] = true
@@ -201,12 +173,12 @@ func (lv *Live) updateMode(why error) {
 		m = ModeWatch
 	}
 	lv.mu.Unlock()
-	lv.c.setMode(m, why)
+	lv.m.setMode(m, why)
 }
 
 // refresh lists box again and reports what changed.
 func (lv *Live) refresh(ctx context.Context, box Box, op string) {
-	err := lv.c.Refresh(ctx, box)
+	err := lv.m.Refresh(ctx, box)
 	if ctx.Err() != nil {
 		return
 	}
@@ -230,44 +202,28 @@ func (lv *Live) report(box Box, op string, err error) {
 	lv.lastErrs[box] = op + ": " + err.Error()
 	lv.mu.Unlock()
 	if !same {
-		lv.c.onChange(Change{Kind: LiveError, Box: box, Op: op, Err: err})
+		lv.m.onChange(Change{Kind: LiveError, Box: box, Op: op, Err: err})
 	}
 }
 
-// Refresh lists box from the hub now, whatever the TTLs say, and reports
+// Refresh lists box from the hub now, whatever a cache holds, and reports
 // what changed. Concurrent calls for one box make one listing.
-func (c *Cache) Refresh(ctx context.Context, box Box) error {
+func (m *Model) Refresh(ctx context.Context, box Box) error {
 	done := make(chan struct{})
-	c.mu.Lock()
-	c.stats.Resyncs++
-	c.forcing[box] = done
-	c.mu.Unlock()
+	m.mu.Lock()
+	m.stats.Resyncs++
+	m.forcing[box] = done
+	m.mu.Unlock()
 	defer func() {
-		c.mu.Lock()
-		if c.forcing[box] == done {
-			c.forcing[box] = nil
+		m.mu.Lock()
+		if m.forcing[box] == done {
+			m.forcing[box] = nil
 		}
-		c.mu.Unlock()
+		m.mu.Unlock()
 		close(done)
 	}()
-	_, err := c.shared(ctx, "refresh/"+box.String(), func(ctx context.Context) (any, error) {
-		return nil, c.refresh(ctx, box)
+	_, err := m.shared(ctx, "refresh/"+box.String(), func(ctx context.Context) (any, error) {
+		return nil, m.refresh(ctx, box, true)
 	})
 	return err
-}
-
-// streamFailed records a broken watch stream in the figures, as a failed
-// call would be: status then says offline at once, not at the next poll.
-func (c *Cache) streamFailed(err error) {
-	if err == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if errors.Is(err, hub.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		c.stats.Online = false
-	}
-	c.stats.LastError = err.Error()
-	at := c.cfg.Now()
-	c.stats.LastErrorAt = &at
 }

@@ -1,0 +1,364 @@
+// Package hubmail puts the hub client under the mailbox model: a
+// mailbox.Backend over *hub.Client (NewBackend), the hub's message format as
+// a mailbox.Sealer (NewSealer), and New, which stacks them with the cache as
+// a mount's config says. It is the one place where hub types become model
+// types and hub errors get the model's kinds (mailbox.Mark), so the layers
+// above never import the client or gRPC.
+package hubmail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hubfs/hubfs/cache"
+	"github.com/hubfs/hubfs/hub"
+	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailbox"
+)
+
+// Client is the part of *hub.Client the backend uses; tests put a wrapper
+// in front of the real one to delay or hold calls.
+type Client interface {
+	ListInboxMessages(ctx context.Context, opts hub.InboxListOptions) ([]hub.UserMessage, error)
+	ListSentboxMessages(ctx context.Context, opts hub.SentboxListOptions) ([]hub.UserMessage, error)
+	Message(ctx context.Context, box hub.Box, id string) (hub.UserMessage, error)
+	ReadInboxMessage(ctx context.Context, id string) (time.Time, error)
+	DeleteInboxMessage(ctx context.Context, id string) error
+	DeleteSentboxMessage(ctx context.Context, id string) error
+	SendSealed(ctx context.Context, s hub.Sealed, key string) (hub.UserMessage, error)
+	ListThreads(ctx context.Context) ([]hub.GetThreadResponse, error)
+	NewDB(ctx context.Context, name string) (identity.ThreadID, error)
+	DeleteDB(ctx context.Context, id identity.ThreadID) error
+	GetUsage(ctx context.Context, opts hub.UsageOptions) (hub.GetUsageResponse, error)
+	WatchInbox(ctx context.Context, mailboxID identity.ThreadID, fn func(hub.MailboxEvent)) (*hub.Watch, error)
+	WatchSentbox(ctx context.Context, mailboxID identity.ThreadID, fn func(hub.MailboxEvent)) (*hub.Watch, error)
+}
+
+var _ Client = (*hub.Client)(nil)
+
+// New is the model of key's mailbox on the hub cl reaches: the hub backend,
+// wrapped in a cache when cfg asks for one (cfg.Caches), under the model.
+// mailboxID is the mailbox thread the watches follow.
+func New(cl Client, key *identity.PrivateKey, mailboxID identity.ThreadID, cfg mailbox.Config) *mailbox.Model {
+	var b mailbox.Backend = NewBackend(cl, mailboxID, cfg)
+	if cfg.Caches() {
+		b = cache.New(b, cfg)
+	}
+	return mailbox.New(b, NewSealer(key), cfg)
+}
+
+// Backend is a mailbox.Backend over the hub client. It counts every hub
+// call, and what the answers say about the hub being online, for
+// .hubfs/status.
+type Backend struct {
+	cl        Client
+	mailboxID identity.ThreadID
+	pageSize  int
+	now       func() time.Time
+
+	mu    sync.Mutex // guards the fields below
+	stats mailbox.Stats
+}
+
+var _ mailbox.Backend = (*Backend)(nil)
+
+// NewBackend makes the backend over cl. Of cfg it reads PageSize and Now.
+func NewBackend(cl Client, mailboxID identity.ThreadID, cfg mailbox.Config) *Backend {
+	b := &Backend{cl: cl, mailboxID: mailboxID, pageSize: cfg.PageSize, now: cfg.Now}
+	if b.pageSize <= 0 || b.pageSize >= hub.MaxPageSize {
+		b.pageSize = hub.MaxPageSize - 1 // room for the repeated seek message
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	b.stats.HubCallsByOp = map[string]int64{}
+	b.stats.Online = true
+	return b
+}
+
+// kinds pairs each hub sentinel with the model's kind for it.
+var kinds = []struct{ hub, model error }{
+	{hub.ErrNotFound, mailbox.ErrNotFound},
+	{hub.ErrExists, mailbox.ErrExists},
+	{hub.ErrPermission, mailbox.ErrPermission},
+	{hub.ErrUnauthenticated, mailbox.ErrUnauthenticated},
+	{hub.ErrInvalid, mailbox.ErrInvalid},
+	{hub.ErrUnavailable, mailbox.ErrUnavailable},
+	{hub.ErrTooLarge, mailbox.ErrTooLarge},
+	{hub.ErrNoMailbox, mailbox.ErrNoMailbox},
+	{hub.ErrBadSignature, mailbox.ErrBadSignature},
+	{hub.ErrDecrypt, mailbox.ErrDecrypt},
+	{hub.ErrBadAPIKey, mailbox.ErrBadAPIKey},
+	{hub.ErrNoSpace, mailbox.ErrNoSpace},
+	{hub.ErrUnknownOutcome, mailbox.ErrUnknownOutcome},
+}
+
+// mark gives a hub error the model's kinds and the hub's status code.
+func mark(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ks []error
+	for _, k := range kinds {
+		if errors.Is(err, k.hub) {
+			ks = append(ks, k.model)
+		}
+	}
+	return mailbox.Mark(err, hub.Code(err), ks...)
+}
+
+// called records one hub call and what it says about the hub being online.
+func (b *Backend) called(op string, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stats.HubCalls++
+	b.stats.HubCallsByOp[op]++
+	switch {
+	case err == nil:
+		b.stats.Online = true
+	case errors.Is(err, hub.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded):
+		b.stats.Online = false
+		fallthrough
+	default:
+		b.stats.LastError = err.Error()
+		at := b.now()
+		b.stats.LastErrorAt = &at
+	}
+}
+
+// streamFailed records a broken watch stream in the figures, as a failed
+// call would be: status then says offline at once, not at the next poll.
+func (b *Backend) streamFailed(err error) {
+	if err == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if errors.Is(err, hub.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		b.stats.Online = false
+	}
+	b.stats.LastError = err.Error()
+	at := b.now()
+	b.stats.LastErrorAt = &at
+}
+
+// Figures adds the hub call counts, the online state and the last error.
+func (b *Backend) Figures(s *mailbox.Stats) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s.HubCalls += b.stats.HubCalls
+	if s.HubCallsByOp == nil {
+		s.HubCallsByOp = map[string]int64{}
+	}
+	for k, v := range b.stats.HubCallsByOp {
+		s.HubCallsByOp[k] += v
+	}
+	s.Online = b.stats.Online
+	s.LastError, s.LastErrorAt = b.stats.LastError, b.stats.LastErrorAt
+	s.WatchReconnects += b.stats.WatchReconnects
+}
+
+func messageOf(box mailbox.Box, m hub.UserMessage) mailbox.Message {
+	return mailbox.Message{
+		Entry:     mailbox.Entry{Box: box, ID: m.ID, From: m.From, To: m.To, Size: m.Size(), CreatedAt: m.CreatedAt, ReadAt: m.ReadAt},
+		Body:      m.Body,
+		Signature: m.Signature,
+	}
+}
+
+func hubBox(box mailbox.Box) hub.Box {
+	if box == mailbox.Inbox {
+		return hub.Inbox
+	}
+	return hub.Sentbox
+}
+
+// listOp names the hub call that lists box, for the call counts.
+func listOp(box mailbox.Box) string {
+	if box == mailbox.Inbox {
+		return "ListInboxMessages"
+	}
+	return "ListSentboxMessages"
+}
+
+// List lists a whole box, oldest first, with hub's pager (which halves a
+// page the hub refuses as too large) over this backend's page calls. Every
+// listing is new: the version is 0.
+func (b *Backend) List(ctx context.Context, box mailbox.Box, _ mailbox.ListOptions) (mailbox.Listing, error) {
+	var all []mailbox.Message
+	for m, err := range hub.Pages(hub.ListOptions{Limit: b.pageSize, Ascending: true}, func(seek string, limit int) ([]hub.UserMessage, error) {
+		return b.page(ctx, box, seek, limit)
+	}) {
+		if err != nil {
+			return mailbox.Listing{}, mark(err)
+		}
+		all = append(all, messageOf(box, m))
+	}
+	return mailbox.Listing{Messages: all}, nil
+}
+
+func (b *Backend) page(ctx context.Context, box mailbox.Box, seek string, limit int) ([]hub.UserMessage, error) {
+	var (
+		page []hub.UserMessage
+		err  error
+	)
+	if box == mailbox.Inbox {
+		page, err = b.cl.ListInboxMessages(ctx, hub.InboxListOptions{Seek: seek, Limit: limit, Ascending: true})
+	} else {
+		page, err = b.cl.ListSentboxMessages(ctx, hub.SentboxListOptions{Seek: seek, Limit: limit, Ascending: true})
+	}
+	b.called(listOp(box), err)
+	return page, err
+}
+
+// Message fetches one message with its body.
+func (b *Backend) Message(ctx context.Context, box mailbox.Box, id string) (mailbox.Message, error) {
+	m, err := b.cl.Message(ctx, hubBox(box), id)
+	callErr := err
+	if errors.Is(err, hub.ErrNotFound) && hub.Code(err) == "" {
+		callErr = nil // the page came back without the message: the call worked
+	}
+	b.called(listOp(box), callErr) // a one-message page is one list call
+	if err != nil {
+		return mailbox.Message{}, mark(err)
+	}
+	return messageOf(box, m), nil
+}
+
+func (b *Backend) MarkRead(ctx context.Context, id string) (time.Time, error) {
+	at, err := b.cl.ReadInboxMessage(ctx, id)
+	b.called("ReadInboxMessage", err)
+	return at, mark(err)
+}
+
+func (b *Backend) Delete(ctx context.Context, box mailbox.Box, id string) error {
+	var err error
+	if box == mailbox.Inbox {
+		err = b.cl.DeleteInboxMessage(ctx, id)
+		b.called("DeleteInboxMessage", err)
+	} else {
+		err = b.cl.DeleteSentboxMessage(ctx, id)
+		b.called("DeleteSentboxMessage", err)
+	}
+	return mark(err)
+}
+
+func (b *Backend) Send(ctx context.Context, s mailbox.Sealed, key string) (mailbox.Message, error) {
+	m, err := b.cl.SendSealed(ctx, hub.Sealed(s), key)
+	b.called("SendMessage", err)
+	if err != nil {
+		return mailbox.Message{}, mark(err)
+	}
+	return messageOf(mailbox.Sentbox, m), nil
+}
+
+func (b *Backend) Threads(ctx context.Context) ([]mailbox.Thread, error) {
+	ts, err := b.cl.ListThreads(ctx)
+	b.called("ListThreads", err)
+	if err != nil {
+		return nil, mark(err)
+	}
+	out := make([]mailbox.Thread, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, mailbox.Thread{ID: t.ID.String(), Name: t.Name, IsDB: t.IsDB, Mailbox: t.Name == hub.MailboxName})
+	}
+	mailbox.SortThreads(out)
+	return out, nil
+}
+
+func (b *Backend) NewThread(ctx context.Context, name string) (mailbox.Thread, error) {
+	id, err := b.cl.NewDB(ctx, name)
+	b.called("NewDB", err)
+	if err != nil {
+		return mailbox.Thread{}, mark(err)
+	}
+	return mailbox.Thread{ID: id.String(), Name: name, IsDB: true}, nil
+}
+
+func (b *Backend) DeleteThread(ctx context.Context, t mailbox.Thread) error {
+	id, err := identity.ParseThreadID(t.ID)
+	if err != nil {
+		return mark(fmt.Errorf("thread %q: %w", t.ID, hub.ErrInvalid))
+	}
+	err = b.cl.DeleteDB(ctx, id)
+	b.called("DeleteDB", err)
+	return mark(err)
+}
+
+func (b *Backend) Usage(ctx context.Context) (mailbox.Usage, error) {
+	u, err := b.cl.GetUsage(ctx, hub.UsageOptions{})
+	b.called("GetUsage", err)
+	if err != nil {
+		return mailbox.Usage{}, mark(err)
+	}
+	return usageOf(u), nil
+}
+
+// Watch opens box's watch on the mailbox thread. A broken stream counts in
+// the figures at once; a create or save whose record names no valid
+// message comes up without one, so the layers above list the box again.
+func (b *Backend) Watch(ctx context.Context, box mailbox.Box, fn func(mailbox.Event)) (mailbox.Watch, error) {
+	start := b.cl.WatchInbox
+	if box == mailbox.Sentbox {
+		start = b.cl.WatchSentbox
+	}
+	w, err := start(ctx, b.mailboxID, func(ev hub.MailboxEvent) { fn(b.event(box, ev)) })
+	if err != nil {
+		return nil, mark(err)
+	}
+	return w, nil
+}
+
+func (b *Backend) event(box mailbox.Box, ev hub.MailboxEvent) mailbox.Event {
+	out := mailbox.Event{ID: ev.MessageID, Err: mark(ev.Err)}
+	switch ev.Type {
+	case hub.MailboxEventCreate:
+		out.Kind = mailbox.EventCreate
+	case hub.MailboxEventSave:
+		out.Kind = mailbox.EventSave
+	case hub.MailboxEventDelete:
+		out.Kind = mailbox.EventDelete
+	case hub.MailboxEventDisconnected:
+		out.Kind = mailbox.EventDisconnected
+		b.streamFailed(ev.Err)
+	case hub.MailboxEventStopped:
+		out.Kind = mailbox.EventStopped
+		b.streamFailed(ev.Err)
+	case hub.MailboxEventReconnected:
+		out.Kind = mailbox.EventReconnected
+		b.mu.Lock()
+		b.stats.WatchReconnects++
+		b.stats.Online = true
+		b.mu.Unlock()
+	}
+	if ev.Message != nil && hub.CheckMessageID(ev.Message.ID) == nil {
+		m := messageOf(box, *ev.Message)
+		out.Message = &m
+	}
+	return out
+}
+
+func usageOf(u hub.GetUsageResponse) mailbox.Usage {
+	out := mailbox.Usage{Usage: usesOf(u.Usage)}
+	if c := u.Customer; c != nil {
+		out.Customer = &mailbox.Customer{
+			Key: c.Key, CustomerID: c.CustomerID, ParentKey: c.ParentKey, Email: c.Email,
+			AccountType: c.AccountType, AccountStatus: c.AccountStatus, SubscriptionStatus: c.SubscriptionStatus,
+			Balance: c.Balance, Billable: c.Billable, Delinquent: c.Delinquent, CreatedAt: c.CreatedAt,
+			GracePeriodEnd: c.GracePeriodEnd, InvoicePeriod: mailbox.Period(c.InvoicePeriod),
+			DailyUsage: usesOf(c.DailyUsage), Dependents: c.Dependents,
+		}
+	}
+	return out
+}
+
+func usesOf(in map[string]hub.Usage) map[string]mailbox.Use {
+	out := make(map[string]mailbox.Use, len(in))
+	for k, u := range in {
+		out[k] = mailbox.Use{Description: u.Description, Units: u.Units, Total: u.Total, Free: u.Free, Grace: u.Grace, Cost: u.Cost, Period: mailbox.Period(u.Period)}
+	}
+	return out
+}
