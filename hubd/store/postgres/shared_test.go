@@ -225,11 +225,21 @@ func TestDatabaseDown(t *testing.T) {
 	if _, err := st.GetKey(cctx, "k"); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("a key lookup with the database down: %v, want ErrUnavailable", err)
 	}
+	// The hub's health check asks Ping (hubd.StorePinger).
+	if err := st.Ping(cctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Ping with the database down: %v, want ErrUnavailable", err)
+	}
 
 	px.up(t)
 	seen.waitFor(t, "a Lost event once listening again", func(evs []store.Event) bool {
 		return len(evs) == 3 && evs[2].Action == store.Lost
 	})
+	if err := st.Ping(ctx); err != nil {
+		t.Fatalf("Ping once the database is back: %v", err)
+	}
+	if ps := st.PoolStats(); ps["max_open_connections"] < 1 {
+		t.Errorf("PoolStats = %v", ps)
+	}
 	sent, err := st.AddMessage(ctx, send("a", "b", 3))
 	if err != nil {
 		t.Fatalf("a send once the database is back: %v", err)
