@@ -38,6 +38,7 @@ type config struct {
 // figures is one column of the table: one store and node count.
 type figures struct {
 	sendsPerSec    float64
+	cpu            cpuUse          // during the counted sends
 	newest, middle []time.Duration // list calls, sorted
 	event, send    []time.Duration // send -> Listen event, the send alone; sorted
 	first          time.Duration   // the untimed first send -> its events on both nodes
@@ -118,7 +119,7 @@ func runSQLite(ctx context.Context, cfg config, dir string) (figures, error) {
 		return f, err
 	}
 	log.Printf("SQLite: sends")
-	if f.sendsPerSec, err = throughput(ctx, []*node{n1}, key, secret, cfg.senders, cfg.warmup, cfg.duration); err != nil {
+	if f.sendsPerSec, f.cpu, err = throughput(ctx, []*node{n1}, key, secret, cfg.senders, cfg.warmup, cfg.duration); err != nil {
 		return f, err
 	}
 	log.Printf("SQLite: latency")
@@ -152,7 +153,7 @@ func runPostgres(ctx context.Context, cfg config, dir string) (one, two figures,
 		return one, two, err
 	}
 	log.Printf("PostgreSQL: sends, one node")
-	if one.sendsPerSec, err = throughput(ctx, []*node{n1}, key, secret, cfg.senders, cfg.warmup, cfg.duration); err != nil {
+	if one.sendsPerSec, one.cpu, err = throughput(ctx, []*node{n1}, key, secret, cfg.senders, cfg.warmup, cfg.duration); err != nil {
 		return one, two, err
 	}
 	log.Printf("PostgreSQL: latency, one node")
@@ -167,7 +168,7 @@ func runPostgres(ctx context.Context, cfg config, dir string) (one, two figures,
 	}
 	defer n2.stop()
 	log.Printf("PostgreSQL: sends, two nodes")
-	if two.sendsPerSec, err = throughput(ctx, []*node{n1, n2}, key, secret, cfg.senders, cfg.warmup, cfg.duration); err != nil {
+	if two.sendsPerSec, two.cpu, err = throughput(ctx, []*node{n1, n2}, key, secret, cfg.senders, cfg.warmup, cfg.duration); err != nil {
 		return one, two, err
 	}
 	log.Printf("PostgreSQL: latency, node 2 -> node 1")

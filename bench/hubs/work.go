@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -123,21 +124,21 @@ func pages(ctx context.Context, u *user, opts hub.InboxListOptions, n int) ([]ti
 // sending 1 KiB bodies with SendMessage as fast as its round trips allow
 // to one of 4 recipients (so that sends share mailboxes, as a busy hub's
 // do). After warmup it counts the sends acknowledged for d, and returns
-// sends per second.
-func throughput(ctx context.Context, nodes []*node, apiKey, secret string, senders int, warmup, d time.Duration) (float64, error) {
+// sends per second and the CPU used meanwhile.
+func throughput(ctx context.Context, nodes []*node, apiKey, secret string, senders int, warmup, d time.Duration) (float64, cpuUse, error) {
 	var recipients, from []*user
 	defer func() { closeAll(recipients); closeAll(from) }()
 	for i := range 4 {
 		u, err := signUp(ctx, nodes[i%len(nodes)], apiKey, secret, nil)
 		if err != nil {
-			return 0, err
+			return 0, cpuUse{}, err
 		}
 		recipients = append(recipients, u)
 	}
 	for i := range senders {
 		u, err := signUp(ctx, nodes[i%len(nodes)], apiKey, secret, nil)
 		if err != nil {
-			return 0, err
+			return 0, cpuUse{}, err
 		}
 		from = append(from, u)
 	}
@@ -173,10 +174,16 @@ func throughput(ctx context.Context, nodes []*node, apiKey, secret string, sende
 	}
 	err := wait(warmup)
 	start, before := time.Now(), acked.Load()
+	cpu0, cerr := cpuSample(nodes)
 	if err == nil {
 		err = wait(d)
 	}
 	perSec := float64(acked.Load()-before) / time.Since(start).Seconds()
+	cpu1, cerr1 := cpuSample(nodes)
+	cpu := cpu1.minus(cpu0)
+	if err == nil {
+		err = errors.Join(cerr, cerr1)
+	}
 	stop.Store(true)
 	wg.Wait()
 	if err == nil {
@@ -186,9 +193,9 @@ func throughput(ctx context.Context, nodes []*node, apiKey, secret string, sende
 		}
 	}
 	if err != nil {
-		return 0, fmt.Errorf("send: %w", err)
+		return 0, cpuUse{}, fmt.Errorf("send: %w", err)
 	}
-	return perSec, nil
+	return perSec, cpu, nil
 }
 
 // latency times n sends, one at a time, from a sender on via to a
