@@ -16,8 +16,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubfs-bench-hubs.XXXXXX")
-pgbin= pgdir= base= db=
+pgbin= pgdir= base= db= prog=
 cleanup() {
+  # The program stops its hubs on SIGTERM (and the kernel kills them if it dies).
+  if [ -n "$prog" ]; then kill "$prog" 2>/dev/null || true; wait "$prog" 2>/dev/null || true; fi
   if [ -n "$db" ]; then psql "$base" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; fi
   if [ -n "$pgdir" ]; then
     su postgres -s /bin/sh -c "'$pgbin/pg_ctl' -D '$pgdir/data' -m immediate stop" >/dev/null 2>&1 || true
@@ -26,6 +28,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM # so that EXIT's cleanup runs
 
 go build -o "$tmp/hubfs" ./cmd/hubfs
 go build -o "$tmp/hubs" ./bench/hubs
@@ -48,4 +51,10 @@ fi
 db=hubfs_bench_$$
 psql "$base" -qc "CREATE DATABASE $db"
 url=$(python3 -c 'import sys, urllib.parse as u; p = u.urlparse(sys.argv[1]); print(u.urlunparse(p._replace(path="/" + sys.argv[2])))' "$base" "$db")
-"$tmp/hubs" -hubfs "$tmp/hubfs" -postgres "$url" "$@"
+# In the background, so that a signal to this script is handled at once, not after the run.
+"$tmp/hubs" -hubfs "$tmp/hubfs" -postgres "$url" "$@" &
+prog=$!
+status=0
+wait "$prog" || status=$?
+prog=
+exit "$status"

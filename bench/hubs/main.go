@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -78,7 +79,7 @@ func main() {
 	if err != nil {
 		die(err)
 	}
-	defer os.RemoveAll(dir)
+	scratch.Store(&dir)
 
 	lite, err := runSQLite(ctx, cfg, dir)
 	if err != nil {
@@ -89,11 +90,20 @@ func main() {
 		die(err)
 	}
 	printTable(cfg, lite, pg1, pg2)
+	os.RemoveAll(dir)
 }
 
-// die stops the hubs and exits: no node outlives the run.
+// scratch is the run's temporary directory (SQLite store, data dirs), for
+// die to remove.
+var scratch atomic.Pointer[string]
+
+// die stops the hubs, removes the scratch directory and exits: no node
+// and no store outlives the run.
 func die(err error) {
 	stopAll()
+	if dir := scratch.Load(); dir != nil {
+		os.RemoveAll(*dir)
+	}
 	log.Fatal(err)
 }
 
