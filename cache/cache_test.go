@@ -12,111 +12,52 @@ import (
 
 	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/hub"
-	"github.com/hubfs/hubfs/hub/hubtest"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
-	"github.com/hubfs/hubfs/identity"
 	"github.com/hubfs/hubfs/mailbox"
 	"github.com/hubfs/hubfs/mailbox/hubmail"
+	"github.com/hubfs/hubfs/mailbox/mailboxtest"
 )
 
-// clock is a stepped clock: tests move time instead of sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Step(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-type tuser struct {
-	key *identity.PrivateKey
-	cl  *hub.Client
-}
-
-// newUser is a real client with a token and a mailbox on the test hub.
-func newUser(t *testing.T, h *hubdtest.Hub) tuser {
-	t.Helper()
-	u := hubtest.NewUser(t, h)
-	return tuser{key: u.Key, cl: u.Client}
-}
-
-func (u tuser) send(t *testing.T, to tuser, body string) hub.UserMessage {
-	t.Helper()
-	m, err := u.cl.SendMessage(context.Background(), u.key, to.key.Public(), []byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
+// fixture is the shared model fixture over a hub this test started, so
+// that tests can stop, restart and tamper with it.
 type fixture struct {
-	hub        *hubdtest.Hub
-	alice, bob tuser
-	clock      *clock
-	model      *mailbox.Model
-	mu         sync.Mutex
-	changes    []mailbox.Change
+	*mailboxtest.Fixture
+	hub *hubdtest.Hub
 }
 
 func newFixture(t *testing.T, cfg mailbox.Config) *fixture {
 	t.Helper()
 	h := hubdtest.Start(t)
-	f := &fixture{hub: h, alice: newUser(t, h), bob: newUser(t, h), clock: &clock{now: time.Unix(1_800_000_000, 0)}}
-	cfg.Now = f.clock.Now
-	mbox, err := f.alice.cl.GetMailboxID(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.model = hubmail.New(f.alice.cl, f.alice.key, mbox, cfg)
-	f.model.OnChange(func(c mailbox.Change) {
-		f.mu.Lock()
-		f.changes = append(f.changes, c)
-		f.mu.Unlock()
-	})
-	return f
+	return &fixture{Fixture: mailboxtest.NewFixture(t, h, cfg), hub: h}
 }
-
-func (f *fixture) takeChanges() []mailbox.Change {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.changes
-	f.changes = nil
-	return c
-}
-
-func (f *fixture) calls(op string) int64 { return f.model.Stats().HubCallsByOp[op] }
 
 func TestListingIsServedForTheTTL(t *testing.T) {
 	f := newFixture(t, mailbox.Config{ListTTL: time.Minute})
 	ctx := context.Background()
-	m1 := f.bob.send(t, f.alice, "one")
+	m1 := f.Bob.Send(t, f.Alice, "one")
 	for range 3 {
-		got, err := f.model.List(ctx, mailbox.Inbox)
+		got, err := f.Model.List(ctx, mailbox.Inbox)
 		if err != nil || len(got) != 1 || got[0].ID != m1.ID {
 			t.Fatalf("List = %v, %v", got, err)
 		}
 	}
-	if n := f.calls("ListInboxMessages"); n != 1 {
+	if n := f.Calls("ListInboxMessages"); n != 1 {
 		t.Errorf("3 lists within the TTL made %d hub calls, want 1", n)
 	}
-	m2 := f.bob.send(t, f.alice, "two")
-	if got, _ := f.model.List(ctx, mailbox.Inbox); len(got) != 1 {
+	m2 := f.Bob.Send(t, f.Alice, "two")
+	if got, _ := f.Model.List(ctx, mailbox.Inbox); len(got) != 1 {
 		t.Errorf("within the TTL a remote send shows early: %d entries", len(got))
 	}
-	f.clock.Step(time.Minute)
-	got, err := f.model.List(ctx, mailbox.Inbox)
+	f.Clock.Step(time.Minute)
+	got, err := f.Model.List(ctx, mailbox.Inbox)
 	if err != nil || len(got) != 2 || got[1].ID != m2.ID {
 		t.Fatalf("List after the TTL = %v, %v", got, err)
 	}
-	if n := f.calls("ListInboxMessages"); n != 2 {
+	if n := f.Calls("ListInboxMessages"); n != 2 {
 		t.Errorf("hub calls after the TTL = %d, want 2", n)
 	}
 	// The refresh saw the new message and said so.
-	ch := f.takeChanges()
+	ch := f.TakeChanges()
 	if len(ch) != 1 || ch[0].Kind != mailbox.Added || ch[0].ID != m2.ID || ch[0].Entry.Size != 3 {
 		t.Errorf("changes = %+v, want one Added for %s", ch, m2.ID)
 	}
@@ -125,31 +66,31 @@ func TestListingIsServedForTheTTL(t *testing.T) {
 func TestEntriesComeFromListDataAlone(t *testing.T) {
 	f := newFixture(t, mailbox.Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
 	ctx := context.Background()
-	m := f.bob.send(t, f.alice, "twelve bytes")
-	e, err := f.model.Lookup(ctx, mailbox.Inbox, m.ID)
+	m := f.Bob.Send(t, f.Alice, "twelve bytes")
+	e, err := f.Model.Lookup(ctx, mailbox.Inbox, m.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Size != 12 || e.From != f.bob.key.Public().String() || e.To != f.alice.key.Public().String() || !e.Unread() || e.CreatedAt.IsZero() {
+	if e.Size != 12 || e.From != f.Bob.Key.Public().String() || e.To != f.Alice.Key.Public().String() || !e.Unread() || e.CreatedAt.IsZero() {
 		t.Errorf("entry = %+v", e)
 	}
-	if _, err := f.model.Lookup(ctx, mailbox.Inbox, "01aaaaaaaaaaaaaaaaaaaaaaaa"); !errors.Is(err, mailbox.ErrNotFound) {
+	if _, err := f.Model.Lookup(ctx, mailbox.Inbox, "01aaaaaaaaaaaaaaaaaaaaaaaa"); !errors.Is(err, mailbox.ErrNotFound) {
 		t.Errorf("Lookup of a missing id: %v, want ErrNotFound", err)
 	}
 	// The listing carried the body: opening makes no further hub call.
-	before := f.model.Stats().HubCalls
-	plain, err := f.model.Open(ctx, mailbox.Inbox, m.ID)
+	before := f.Model.Stats().HubCalls
+	plain, err := f.Model.Open(ctx, mailbox.Inbox, m.ID)
 	if err != nil || string(plain) != "twelve bytes" {
 		t.Fatalf("Open = %q, %v", plain, err)
 	}
-	if after := f.model.Stats().HubCalls; after != before {
+	if after := f.Model.Stats().HubCalls; after != before {
 		t.Errorf("Open after a listing made %d hub calls, want 0", after-before)
 	}
 }
 
 func TestConcurrentMissesMakeOneCall(t *testing.T) {
 	f := newFixture(t, mailbox.Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
-	m := f.bob.send(t, f.alice, "shared")
+	m := f.Bob.Send(t, f.Alice, "shared")
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	errs := make(chan error, 40)
@@ -157,13 +98,13 @@ func TestConcurrentMissesMakeOneCall(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			if b, err := f.model.Open(ctx, mailbox.Inbox, m.ID); err != nil || string(b) != "shared" {
+			if b, err := f.Model.Open(ctx, mailbox.Inbox, m.ID); err != nil || string(b) != "shared" {
 				errs <- fmt.Errorf("Open = %q, %v", b, err)
 			}
 		}()
 		go func() {
 			defer wg.Done()
-			if _, err := f.model.List(ctx, mailbox.Sentbox); err != nil {
+			if _, err := f.Model.List(ctx, mailbox.Sentbox); err != nil {
 				errs <- err
 			}
 		}()
@@ -175,10 +116,10 @@ func TestConcurrentMissesMakeOneCall(t *testing.T) {
 	}
 	// Open fetches one message by seek (a one-item inbox page); the sentbox
 	// listing is one page. Each at most once for 20 concurrent callers.
-	if n := f.calls("ListInboxMessages"); n != 1 {
+	if n := f.Calls("ListInboxMessages"); n != 1 {
 		t.Errorf("20 concurrent cold Opens made %d inbox calls, want 1", n)
 	}
-	if n := f.calls("ListSentboxMessages"); n != 1 {
+	if n := f.Calls("ListSentboxMessages"); n != 1 {
 		t.Errorf("20 concurrent cold Lists made %d sentbox calls, want 1", n)
 	}
 }
@@ -186,46 +127,46 @@ func TestConcurrentMissesMakeOneCall(t *testing.T) {
 func TestLocalChangesShowAtOnce(t *testing.T) {
 	f := newFixture(t, mailbox.Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
 	ctx := context.Background()
-	in := f.bob.send(t, f.alice, "to alice")
-	if _, err := f.model.List(ctx, mailbox.Inbox); err != nil {
+	in := f.Bob.Send(t, f.Alice, "to alice")
+	if _, err := f.Model.List(ctx, mailbox.Inbox); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.model.List(ctx, mailbox.Sentbox); err != nil {
+	if _, err := f.Model.List(ctx, mailbox.Sentbox); err != nil {
 		t.Fatal(err)
 	}
-	calls := f.model.Stats().HubCalls
+	calls := f.Model.Stats().HubCalls
 
-	e, err := f.model.Send(ctx, f.bob.key.Public(), []byte("to bob"))
+	e, err := f.Model.Send(ctx, f.Bob.Key.Public(), []byte("to bob"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	at, err := f.model.MarkRead(ctx, in.ID)
+	at, err := f.Model.MarkRead(ctx, in.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent, _ := f.model.List(ctx, mailbox.Sentbox)
+	sent, _ := f.Model.List(ctx, mailbox.Sentbox)
 	if len(sent) != 1 || sent[0].ID != e.ID || sent[0].Size != 6 {
 		t.Errorf("sentbox after Send = %+v", sent)
 	}
-	if b, err := f.model.Open(ctx, mailbox.Sentbox, e.ID); err != nil || string(b) != "to bob" {
+	if b, err := f.Model.Open(ctx, mailbox.Sentbox, e.ID); err != nil || string(b) != "to bob" {
 		t.Errorf("Open of the sent copy = %q, %v", b, err)
 	}
-	got, _ := f.model.Lookup(ctx, mailbox.Inbox, in.ID)
+	got, _ := f.Model.Lookup(ctx, mailbox.Inbox, in.ID)
 	if !got.ReadAt.Equal(at) {
 		t.Errorf("read_at after MarkRead = %v, want %v", got.ReadAt, at)
 	}
-	if err := f.model.Delete(ctx, mailbox.Inbox, in.ID); err != nil {
+	if err := f.Model.Delete(ctx, mailbox.Inbox, in.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.model.Lookup(ctx, mailbox.Inbox, in.ID); !errors.Is(err, mailbox.ErrNotFound) {
+	if _, err := f.Model.Lookup(ctx, mailbox.Inbox, in.ID); !errors.Is(err, mailbox.ErrNotFound) {
 		t.Errorf("Lookup after Delete: %v", err)
 	}
 	// Three changing calls, and not one listing to see their effect.
-	if n := f.model.Stats().HubCalls - calls; n != 3 {
+	if n := f.Model.Stats().HubCalls - calls; n != 3 {
 		t.Errorf("hub calls = %d, want 3 (send, read, delete)", n)
 	}
 	var kinds []mailbox.ChangeKind
-	for _, c := range f.takeChanges() {
+	for _, c := range f.TakeChanges() {
 		kinds = append(kinds, c.Kind)
 	}
 	if !slices.Equal(kinds, []mailbox.ChangeKind{mailbox.Added, mailbox.Read, mailbox.Removed}) {
@@ -251,14 +192,14 @@ var gatedConfigs = map[string]mailbox.Config{"cached": {ListTTL: time.Hour}, "un
 func gatedCache(t *testing.T, cfg mailbox.Config, body string) (c *mailbox.Model, g *gated, send func(body string) hub.UserMessage, m hub.UserMessage) {
 	t.Helper()
 	h := hubdtest.Start(t)
-	alice, bob := newUser(t, h), newUser(t, h)
-	send = func(body string) hub.UserMessage { return bob.send(t, alice, body) }
-	g = &gated{Client: alice.cl, fetched: make(chan struct{}), release: make(chan struct{})}
-	mbox, err := alice.cl.GetMailboxID(context.Background())
+	alice, bob := mailboxtest.NewUser(t, h), mailboxtest.NewUser(t, h)
+	send = func(body string) hub.UserMessage { return bob.Send(t, alice, body) }
+	g = &gated{Client: alice.Client, fetched: make(chan struct{}), release: make(chan struct{})}
+	mbox, err := alice.Client.GetMailboxID(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return hubmail.New(g, alice.key, mbox, cfg), g, send, send(body)
+	return hubmail.New(g, alice.Key, mbox, cfg), g, send, send(body)
 }
 
 // slowList starts a cold inbox List whose reply g holds, and returns once
@@ -351,23 +292,23 @@ func testOverlappingRefreshesKeepTheNewest(t *testing.T, cfg mailbox.Config) {
 func TestTamperedMessageFailsAloneAndForGood(t *testing.T) {
 	f := newFixture(t, mailbox.Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
 	ctx := context.Background()
-	good := f.bob.send(t, f.alice, "good")
-	bad := f.bob.send(t, f.alice, "bad")
+	good := f.Bob.Send(t, f.Alice, "good")
+	bad := f.Bob.Send(t, f.Alice, "bad")
 	f.hub.TamperMessage(t, "inbox", bad.ID)
-	if got, err := f.model.List(ctx, mailbox.Inbox); err != nil || len(got) != 2 {
+	if got, err := f.Model.List(ctx, mailbox.Inbox); err != nil || len(got) != 2 {
 		t.Fatalf("List with a tampered message = %v, %v", got, err)
 	}
-	if _, err := f.model.Open(ctx, mailbox.Inbox, bad.ID); !errors.Is(err, mailbox.ErrBadSignature) {
+	if _, err := f.Model.Open(ctx, mailbox.Inbox, bad.ID); !errors.Is(err, mailbox.ErrBadSignature) {
 		t.Errorf("Open tampered: %v, want ErrBadSignature", err)
 	}
-	if b, err := f.model.Open(ctx, mailbox.Inbox, good.ID); err != nil || string(b) != "good" {
+	if b, err := f.Model.Open(ctx, mailbox.Inbox, good.ID); err != nil || string(b) != "good" {
 		t.Errorf("Open good = %q, %v", b, err)
 	}
-	before := f.model.Stats()
-	if _, err := f.model.Open(ctx, mailbox.Inbox, bad.ID); !errors.Is(err, mailbox.ErrBadSignature) {
+	before := f.Model.Stats()
+	if _, err := f.Model.Open(ctx, mailbox.Inbox, bad.ID); !errors.Is(err, mailbox.ErrBadSignature) {
 		t.Errorf("second Open tampered: %v", err)
 	}
-	after := f.model.Stats()
+	after := f.Model.Stats()
 	if after.HubCalls != before.HubCalls || after.PlainHits != before.PlainHits+1 {
 		t.Errorf("a known-bad message was fetched or checked again: %+v -> %+v", before, after)
 	}
@@ -376,16 +317,16 @@ func TestTamperedMessageFailsAloneAndForGood(t *testing.T) {
 func TestZeroConfigCachesNothing(t *testing.T) {
 	f := newFixture(t, mailbox.Config{})
 	ctx := context.Background()
-	m := f.bob.send(t, f.alice, "x")
+	m := f.Bob.Send(t, f.Alice, "x")
 	for range 2 {
-		if _, err := f.model.List(ctx, mailbox.Inbox); err != nil {
+		if _, err := f.Model.List(ctx, mailbox.Inbox); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.model.Open(ctx, mailbox.Inbox, m.ID); err != nil {
+		if _, err := f.Model.Open(ctx, mailbox.Inbox, m.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
-	st := f.model.Stats()
+	st := f.Model.Stats()
 	if st.HubCallsByOp["ListInboxMessages"] != 4 || st.CiphertextBytes != 0 || st.PlaintextBytes != 0 {
 		t.Errorf("uncached: %+v, want 4 inbox calls and nothing kept", st)
 	}
@@ -395,9 +336,9 @@ func TestPagingOverManyMessages(t *testing.T) {
 	f := newFixture(t, mailbox.Config{PageSize: 7})
 	want := make([]string, 0, 30)
 	for i := range 30 {
-		want = append(want, f.bob.send(t, f.alice, fmt.Sprint(i)).ID)
+		want = append(want, f.Bob.Send(t, f.Alice, fmt.Sprint(i)).ID)
 	}
-	got, err := f.model.List(context.Background(), mailbox.Inbox)
+	got, err := f.Model.List(context.Background(), mailbox.Inbox)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +349,7 @@ func TestPagingOverManyMessages(t *testing.T) {
 	if !slices.Equal(ids, want) {
 		t.Errorf("paged listing:\n got %v\nwant %v", ids, want)
 	}
-	if n := f.calls("ListInboxMessages"); n != 5 {
+	if n := f.Calls("ListInboxMessages"); n != 5 {
 		t.Errorf("30 messages in pages of 7 took %d calls, want 5", n)
 	}
 }
@@ -416,25 +357,25 @@ func TestPagingOverManyMessages(t *testing.T) {
 func TestThreads(t *testing.T) {
 	f := newFixture(t, mailbox.Config{ListTTL: time.Minute})
 	ctx := context.Background()
-	ts, err := f.model.Threads(ctx)
+	ts, err := f.Model.Threads(ctx)
 	if err != nil || len(ts) != 1 || !ts[0].Mailbox || ts[0].Name != hub.MailboxName {
 		t.Fatalf("Threads = %+v, %v; want the mailbox", ts, err)
 	}
-	nt, err := f.model.NewThread(ctx, "notes")
+	nt, err := f.Model.NewThread(ctx, "notes")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ts, _ := f.model.Threads(ctx); len(ts) != 2 {
+	if ts, _ := f.Model.Threads(ctx); len(ts) != 2 {
 		t.Errorf("Threads after NewThread = %+v", ts)
 	}
-	if err := f.model.DeleteThread(ctx, ts[0]); !errors.Is(err, mailbox.ErrPermission) {
+	if err := f.Model.DeleteThread(ctx, ts[0]); !errors.Is(err, mailbox.ErrPermission) {
 		t.Errorf("DeleteThread(mailbox) = %v, want ErrPermission", err)
 	}
-	if err := f.model.DeleteThread(ctx, nt); err != nil {
+	if err := f.Model.DeleteThread(ctx, nt); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Step(time.Minute)
-	if ts, _ := f.model.Threads(ctx); len(ts) != 1 {
+	f.Clock.Step(time.Minute)
+	if ts, _ := f.Model.Threads(ctx); len(ts) != 1 {
 		t.Errorf("Threads after DeleteThread and a refresh = %+v", ts)
 	}
 }
@@ -445,22 +386,22 @@ func TestThreads(t *testing.T) {
 func TestLocalThreadChangeIsNotSeenTwice(t *testing.T) {
 	f := newFixture(t, mailbox.Config{ListTTL: time.Minute})
 	ctx := context.Background()
-	if _, err := f.model.Threads(ctx); err != nil {
+	if _, err := f.Model.Threads(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.model.NewThread(ctx, "archive"); err != nil { // sorts before the mailbox
+	if _, err := f.Model.NewThread(ctx, "archive"); err != nil { // sorts before the mailbox
 		t.Fatal(err)
 	}
-	local, _ := f.model.Threads(ctx)
-	f.clock.Step(time.Minute)
-	fresh, err := f.model.Threads(ctx)
+	local, _ := f.Model.Threads(ctx)
+	f.Clock.Step(time.Minute)
+	fresh, err := f.Model.Threads(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(local, fresh) {
 		t.Errorf("threads after a local mkdir %+v, as the hub lists them %+v", local, fresh)
 	}
-	for _, c := range f.takeChanges() {
+	for _, c := range f.TakeChanges() {
 		if c.Kind == mailbox.ThreadsChanged {
 			t.Errorf("a refresh reported the thread made here as a change")
 		}
@@ -473,22 +414,20 @@ func TestLocalThreadChangeIsNotSeenTwice(t *testing.T) {
 func TestApplyWatchEvents(t *testing.T) {
 	f := newFixture(t, mailbox.Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
 	ctx := context.Background()
-	mbox, err := f.alice.cl.GetMailboxID(ctx)
+	mbox, err := f.Alice.Client.GetMailboxID(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The stack hubmail.New builds, by hand, to reach the cache's watch.
-	cfg := mailbox.Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20, Now: f.clock.Now}
-	c := cache.New(hubmail.NewBackend(f.alice.cl, mbox, cfg), cfg)
-	f.model = mailbox.New(c, hubmail.NewSealer(f.alice.key), cfg)
-	f.model.OnChange(func(ch mailbox.Change) {
-		f.mu.Lock()
-		f.changes = append(f.changes, ch)
-		f.mu.Unlock()
+	cfg := mailbox.Config{ListTTL: time.Hour, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20, Now: f.Clock.Now}
+	c := cache.New(hubmail.NewBackend(f.Alice.Client, mbox, cfg), cfg)
+	f.Model = mailbox.New(c, hubmail.NewSealer(f.Alice.Key), cfg)
+	f.Model.OnChange(func(ch mailbox.Change) {
+		f.Record(ch)
 	})
 	events := make(chan mailbox.Event, 16)
 	w, err := c.Watch(ctx, mailbox.Inbox, func(ev mailbox.Event) {
-		f.model.Apply(mailbox.Inbox, ev)
+		f.Model.Apply(mailbox.Inbox, ev)
 		if ev.Kind <= mailbox.EventDelete {
 			events <- ev
 		}
@@ -497,7 +436,7 @@ func TestApplyWatchEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if _, err := f.model.List(ctx, mailbox.Inbox); err != nil {
+	if _, err := f.Model.List(ctx, mailbox.Inbox); err != nil {
 		t.Fatal(err)
 	}
 	wait := func(want mailbox.EventKind) {
@@ -511,34 +450,34 @@ func TestApplyWatchEvents(t *testing.T) {
 			t.Fatalf("no %v event in 10s", want)
 		}
 	}
-	m := f.bob.send(t, f.alice, "pushed")
+	m := f.Bob.Send(t, f.Alice, "pushed")
 	wait(mailbox.EventCreate)
-	if e, err := f.model.Lookup(ctx, mailbox.Inbox, m.ID); err != nil || e.Size != 6 {
+	if e, err := f.Model.Lookup(ctx, mailbox.Inbox, m.ID); err != nil || e.Size != 6 {
 		t.Fatalf("Lookup after a create event = %+v, %v", e, err)
 	}
-	if b, err := f.model.Open(ctx, mailbox.Inbox, m.ID); err != nil || string(b) != "pushed" {
+	if b, err := f.Model.Open(ctx, mailbox.Inbox, m.ID); err != nil || string(b) != "pushed" {
 		t.Fatalf("Open after a create event = %q, %v", b, err)
 	}
 	// Another device of alice's reads and deletes it.
-	if _, err := f.alice.cl.ReadInboxMessage(ctx, m.ID); err != nil {
+	if _, err := f.Alice.Client.ReadInboxMessage(ctx, m.ID); err != nil {
 		t.Fatal(err)
 	}
 	wait(mailbox.EventSave)
-	if e, _ := f.model.Lookup(ctx, mailbox.Inbox, m.ID); e.Unread() {
+	if e, _ := f.Model.Lookup(ctx, mailbox.Inbox, m.ID); e.Unread() {
 		t.Error("still unread after a save event")
 	}
-	if err := f.alice.cl.DeleteInboxMessage(ctx, m.ID); err != nil {
+	if err := f.Alice.Client.DeleteInboxMessage(ctx, m.ID); err != nil {
 		t.Fatal(err)
 	}
 	wait(mailbox.EventDelete)
-	if _, err := f.model.Lookup(ctx, mailbox.Inbox, m.ID); !errors.Is(err, mailbox.ErrNotFound) {
+	if _, err := f.Model.Lookup(ctx, mailbox.Inbox, m.ID); !errors.Is(err, mailbox.ErrNotFound) {
 		t.Errorf("Lookup after a delete event: %v", err)
 	}
-	if n := f.calls("ListInboxMessages"); n != 1 {
+	if n := f.Calls("ListInboxMessages"); n != 1 {
 		t.Errorf("listing calls = %d, want the first one only", n)
 	}
 	var kinds []mailbox.ChangeKind
-	for _, c := range f.takeChanges() {
+	for _, c := range f.TakeChanges() {
 		kinds = append(kinds, c.Kind)
 	}
 	if !slices.Equal(kinds, []mailbox.ChangeKind{mailbox.Added, mailbox.Read, mailbox.Removed}) {
@@ -551,12 +490,12 @@ func TestApplyWatchEvents(t *testing.T) {
 func TestWatchTTLZeroMeansListTTL(t *testing.T) {
 	f := newFixture(t, mailbox.Config{})
 	ctx := context.Background()
-	mbox, err := f.alice.cl.GetMailboxID(ctx)
+	mbox, err := f.Alice.Client.GetMailboxID(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := mailbox.Config{ListTTL: time.Hour, WatchTTL: 0, Now: f.clock.Now}
-	backend := hubmail.NewBackend(f.alice.cl, mbox, cfg)
+	cfg := mailbox.Config{ListTTL: time.Hour, WatchTTL: 0, Now: f.Clock.Now}
+	backend := hubmail.NewBackend(f.Alice.Client, mbox, cfg)
 	c := cache.New(backend, cfg)
 	for _, box := range []mailbox.Box{mailbox.Inbox, mailbox.Sentbox} {
 		w, err := c.Watch(ctx, box, func(mailbox.Event) {})
