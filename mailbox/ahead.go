@@ -42,18 +42,20 @@ type ahead struct {
 	ctx   context.Context
 	stop  context.CancelFunc
 	wg    sync.WaitGroup // the runs in flight
+	heap  func() uint64  // the heap probe: heapBytes, or a test's
 }
 
 func (a *ahead) init(workers int) {
 	a.ctx, a.stop = context.WithCancel(context.Background())
+	a.heap = heapBytes
 	if workers > 0 {
 		a.slots = make(chan struct{}, workers)
 	}
 }
 
 // heapBytes reads the bytes of heap objects, live or not yet swept: the
-// figure the Go runtime's own memory limit works with. Tests replace it.
-var heapBytes = func() uint64 {
+// figure the Go runtime's own memory limit works with.
+func heapBytes() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
@@ -155,12 +157,15 @@ func (m *Model) aheadOne(ctx context.Context, box Box, it aheadItem, bound uint6
 	}
 	m.reserved += n
 	m.mu.Unlock()
+	released := false // guarded by m.mu: the reservation became plaintext, or was given back
 	defer func() {
 		m.mu.Lock()
-		m.reserved -= n
+		if !released {
+			m.reserved -= n
+		}
 		m.mu.Unlock()
 	}()
-	if heapBytes() > bound {
+	if m.ahead.heap() > bound {
 		m.mu.Lock()
 		m.stats.AheadStops++
 		m.mu.Unlock()
@@ -175,8 +180,9 @@ func (m *Model) aheadOne(ctx context.Context, box Box, it aheadItem, bound uint6
 		}
 	}
 	// The reader's flight: whichever of the two comes first decrypts, the
-	// other waits for its answer.
-	_, _ = m.shared(ctx, "open/"+k, func(context.Context) (any, error) {
+	// other waits for its answer. The worker waits for it even when its run
+	// is cancelled, so Close returns with no decryption left running.
+	_, _ = m.shared(context.WithoutCancel(ctx), "open/"+k, func(context.Context) (any, error) {
 		m.mu.Lock()
 		if o, ok := m.plain.Get(k); ok {
 			m.mu.Unlock()
@@ -189,6 +195,8 @@ func (m *Model) aheadOne(ctx context.Context, box Box, it aheadItem, bound uint6
 		}
 		m.mu.Lock()
 		m.stats.DecryptedAhead++
+		m.reserved -= n
+		released = true
 		_, listed := m.boxes[box].byID[it.id]
 		// Only into free room, and only what is still listed (a delete
 		// may have come meanwhile).

@@ -358,6 +358,13 @@ func (m *Model) Open(ctx context.Context, box Box, id string) ([]byte, error) {
 	m.stats.PlainMisses++
 	m.mu.Unlock()
 	v, err := m.shared(ctx, "open/"+k, func(ctx context.Context) (any, error) {
+		m.mu.Lock()
+		if o, ok := m.plain.Get(k); ok {
+			// The decrypt-ahead's flight ended after our miss above.
+			m.mu.Unlock()
+			return o.plain, o.err
+		}
+		m.mu.Unlock()
 		msg, err := m.b.Message(ctx, box, id)
 		if err != nil {
 			return nil, err
