@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hubfs/hubfs/identity"
@@ -15,7 +16,9 @@ type Backend interface {
 	// List returns a whole box in ascending id order. A backend that
 	// caches may answer Unchanged (see ListOptions) or leave Body empty.
 	List(ctx context.Context, box Box, opts ListOptions) (Listing, error)
-	// Message returns one message with its body, or ErrNotFound.
+	// Message returns one message with its body, or ErrNotFound. Under a
+	// context from OnlyIfCached it answers from memory or fails with
+	// ErrNotCached: it never reaches the hub.
 	Message(ctx context.Context, box Box, id string) (Message, error)
 	MarkRead(ctx context.Context, id string) (time.Time, error)
 	Delete(ctx context.Context, box Box, id string) error
@@ -73,4 +76,24 @@ type Sealer interface {
 	Open(m Message) ([]byte, error)
 	// NewIdempotencyKey names one logical send.
 	NewIdempotencyKey() string
+}
+
+// ErrNotCached is Message's answer under OnlyIfCached when the body is not
+// in memory.
+var ErrNotCached = errors.New("body not cached")
+
+type onlyIfCachedKey struct{}
+
+// OnlyIfCached marks ctx so that Backend.Message answers only from what a
+// layer holds in memory (HTTP's Cache-Control: only-if-cached): the
+// decrypt-ahead uses it to work on bodies already fetched, never to fetch.
+// Decorators pass the context down unchanged; the hub backend refuses.
+func OnlyIfCached(ctx context.Context) context.Context {
+	return context.WithValue(ctx, onlyIfCachedKey{}, true)
+}
+
+// IsOnlyIfCached reports whether ctx came from OnlyIfCached.
+func IsOnlyIfCached(ctx context.Context) bool {
+	v, _ := ctx.Value(onlyIfCachedKey{}).(bool)
+	return v
 }

@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/hubfs/hubfs/identity"
@@ -26,6 +27,12 @@ type Config struct {
 	// PlaintextBytes bounds the decrypted bodies the model keeps in RAM,
 	// never on disk; a body kept is a decryption (and maybe a fetch) saved.
 	PlaintextBytes int64
+	// DecryptAhead is how many workers open (decrypt and verify) the
+	// messages of a new listing before anyone reads them, within the
+	// PlaintextBytes budget and from bodies already in memory only; 0 turns
+	// it off. The default is GOMAXPROCS: a first cat * then runs on every
+	// core instead of one message at a time.
+	DecryptAhead int
 	// PageSize is the hub listing page size; 0 means the largest a Textile
 	// hub serves.
 	PageSize int
@@ -72,6 +79,7 @@ func DefaultConfig() Config {
 		WatchTTL:        time.Hour,
 		CiphertextBytes: 64 << 20,
 		PlaintextBytes:  32 << 20,
+		DecryptAhead:    runtime.GOMAXPROCS(0),
 		Watch:           true,
 		PollInterval:    DefaultPollInterval,
 		MessageTTL:      time.Hour,

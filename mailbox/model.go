@@ -36,6 +36,7 @@ type Model struct {
 	cfg    Config
 	log    *slog.Logger
 	sf     singleflight.Group
+	ahead  ahead // decrypt-ahead (ahead.go)
 
 	onChange func(Change) // set once, before use
 
@@ -48,7 +49,10 @@ type Model struct {
 	threads   []Thread
 	threadsOK bool
 	plain     *sizedlru.LRU[opened]
-	stats     Stats // the model's own figures: plaintext, mode, events, resyncs
+	stats     Stats                 // the model's own figures: plaintext, mode, events, resyncs
+	aheadRuns [2]context.CancelFunc // each box's decrypt-ahead run, superseded by its next listing
+	reserved  int64                 // plaintext bytes the decrypt-ahead is decrypting now, held against the budget
+	closed    bool                  // Close was called: no more decrypt-ahead
 }
 
 // listing is a box as the last listing saw it, with local changes applied.
@@ -79,13 +83,19 @@ type opened struct {
 }
 
 // New makes the model over b for the identity of s. Of cfg it reads
-// PlaintextBytes, PollInterval, Now and Logger.
+// PlaintextBytes, DecryptAhead, CiphertextBytes (the heap bound of
+// decrypt-ahead), PollInterval, Now and Logger. Close ends its
+// decrypt-ahead workers.
 func New(b Backend, s Sealer, cfg Config) *Model {
 	cfg = cfg.withDefaults()
 	m := &Model{b: b, sealer: s, cfg: cfg, log: cfg.Logger, onChange: func(Change) {}}
-	m.plain = sizedlru.New(cfg.PlaintextBytes, func(o opened) int64 { return int64(len(o.plain)) + 64 })
+	m.plain = sizedlru.New(cfg.PlaintextBytes, func(o opened) int64 { return plainCost(int64(len(o.plain))) })
+	m.ahead.init(cfg.DecryptAhead)
 	return m
 }
+
+// plainCost is what n bytes of plaintext weigh in the plaintext budget.
+func plainCost(n int64) int64 { return n + 64 }
 
 // OnChange sets the callback that hears of every change. Set it before the
 // model is used; it runs with no model lock held.
@@ -99,6 +109,7 @@ func (m *Model) Stats() Stats {
 	defer m.mu.Unlock()
 	s.PlainHits, s.PlainMisses = m.stats.PlainHits, m.stats.PlainMisses
 	s.PlaintextBytes = m.plain.Bytes()
+	s.DecryptedAhead, s.AheadStops = m.stats.DecryptedAhead, m.stats.AheadStops
 	s.WatchEvents, s.Resyncs = m.stats.WatchEvents, m.stats.Resyncs
 	s.Mode = m.mode.String()
 	return s
@@ -220,9 +231,16 @@ func (m *Model) refresh(ctx context.Context, box Box, fresh bool) error {
 
 	byID := make(map[string]Entry, len(lst.Messages))
 	ids := make([]string, 0, len(lst.Messages))
+	var bodies map[string]Message // the bodies that came with the listing, for the decrypt-ahead
 	for _, msg := range lst.Messages {
 		if _, dup := byID[msg.ID]; dup {
 			continue
+		}
+		if len(msg.Body) > 0 && m.ahead.slots != nil {
+			if bodies == nil {
+				bodies = make(map[string]Message, len(lst.Messages))
+			}
+			bodies[msg.ID] = msg
 		}
 		e := msg.Entry
 		e.Box = box
@@ -258,6 +276,9 @@ func (m *Model) refresh(ctx context.Context, box Box, fresh bool) error {
 		if ch.Kind == Removed {
 			m.plain.Remove(bodyKey(box, ch.ID))
 		}
+	}
+	if m.ahead.slots != nil {
+		m.startAheadLocked(box, m.aheadItemsLocked(box, bodies))
 	}
 	m.mu.Unlock()
 	for _, ch := range changes {
@@ -337,26 +358,51 @@ func (m *Model) Open(ctx context.Context, box Box, id string) ([]byte, error) {
 	m.stats.PlainMisses++
 	m.mu.Unlock()
 	v, err := m.shared(ctx, "open/"+k, func(ctx context.Context) (any, error) {
+		m.mu.Lock()
+		if o, ok := m.plain.Get(k); ok {
+			// The decrypt-ahead's flight ended after our miss above.
+			m.mu.Unlock()
+			return o.plain, o.err
+		}
+		m.mu.Unlock()
 		msg, err := m.b.Message(ctx, box, id)
 		if err != nil {
 			return nil, err
 		}
-		plain, err := m.sealer.Open(msg)
-		if err != nil && !isPermanent(err) {
+		o, err := m.open(box, msg)
+		if err != nil {
 			return nil, err
 		}
 		m.mu.Lock()
-		m.plain.Add(k, opened{plain: plain, err: err})
+		m.plain.Add(k, o)
 		m.mu.Unlock()
-		if err != nil {
-			m.log.Warn("message does not open", "box", box.String(), "id", id, "err", err)
-		}
-		return plain, err
+		return o.plain, o.err
 	})
-	if err != nil {
+	if err != nil && !isPermanent(err) {
 		return nil, err
 	}
-	return v.([]byte), nil
+	plain, _ := v.([]byte)
+	m.mu.Lock()
+	if !m.plain.Contains(k) {
+		// We joined the decrypt-ahead's flight, which keeps only what fits
+		// in free room: what a reader asked for is kept like any read.
+		m.plain.Add(k, opened{plain: plain, err: err})
+	}
+	m.mu.Unlock()
+	return plain, err
+}
+
+// open decrypts and verifies msg: plaintext, or the permanent reason there
+// is none (logged once, here); an error is one that may pass (no result).
+func (m *Model) open(box Box, msg Message) (opened, error) {
+	plain, err := m.sealer.Open(msg)
+	if err != nil && !isPermanent(err) {
+		return opened{}, err
+	}
+	if err != nil {
+		m.log.Warn("message does not open", "box", box.String(), "id", msg.ID, "err", err)
+	}
+	return opened{plain: plain, err: err}, nil
 }
 
 func isPermanent(err error) bool {

@@ -189,6 +189,8 @@ type Stats struct {
 	PlainMisses     int64            `json:"plaintext_misses"`
 	CiphertextBytes int64            `json:"ciphertext_bytes"`
 	PlaintextBytes  int64            `json:"plaintext_bytes"`
+	DecryptedAhead  int64            `json:"decrypted_ahead"`     // messages opened before anyone read them
+	AheadStops      int64            `json:"decrypt_ahead_stops"` // decrypt-ahead runs stopped by the plaintext budget or the heap bound
 	Online          bool             `json:"online"`
 	Mode            string           `json:"mode"`
 	WatchEvents     int64            `json:"watch_events"`     // hub events applied

@@ -55,6 +55,7 @@ func mountCommand() *cli.Command {
 			&cli.IntFlag{Name: "event-queue", Value: def.EventQueue, Usage: "events a .hubfs/events reader may fall behind before it loses some (it then reads an overflow line)"},
 			&cli.StringFlag{Name: "ciphertext-cache", Value: sizeValue(def.CiphertextBytes), Usage: "`SIZE` of message bodies kept in RAM (0: none)"},
 			&cli.StringFlag{Name: "plaintext-cache", Value: sizeValue(def.PlaintextBytes), Usage: "`SIZE` of decrypted bodies kept in RAM, never on disk (0: none)"},
+			&cli.IntFlag{Name: "decrypt-ahead", Value: def.DecryptAhead, Usage: "workers that decrypt listed messages before they are read, within --plaintext-cache (0: off; default: the CPUs)"},
 			&cli.StringFlag{Name: "max-size", Value: sizeValue(int64(def.MaxMessageSize + identity.Overhead)), Usage: "the hub's message size limit (ciphertext `SIZE`); a larger outbox write fails with EFBIG"},
 			&cli.DurationFlag{Name: "send-timeout", Value: def.SendTimeout, Usage: "how long close of an outbox file waits for the hub before the message waits in the queue (queued/) instead"},
 			&cli.StringFlag{Name: "queue-dir", EnvVars: []string{"HUBFS_QUEUE_DIR"}, Usage: "the outbox queue `DIR` (default $XDG_STATE_HOME/hubfs/<identity>/queue)"},
@@ -102,6 +103,9 @@ func parseMountConfig(c *cli.Context) (dir string, cfg mailbox.Config, err error
 	}
 	if cfg.PlaintextBytes, err = size("plaintext-cache"); err != nil {
 		return "", cfg, err
+	}
+	if cfg.DecryptAhead = c.Int("decrypt-ahead"); cfg.DecryptAhead < 0 {
+		return "", cfg, usagef("--decrypt-ahead cannot be negative")
 	}
 	max, err := size("max-size")
 	if err != nil {

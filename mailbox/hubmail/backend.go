@@ -216,6 +216,9 @@ func (b *Backend) page(ctx context.Context, box mailbox.Box, seek string, limit 
 
 // Message fetches one message with its body.
 func (b *Backend) Message(ctx context.Context, box mailbox.Box, id string) (mailbox.Message, error) {
+	if mailbox.IsOnlyIfCached(ctx) {
+		return mailbox.Message{}, fmt.Errorf("%s/%s: %w", box, id, mailbox.ErrNotCached)
+	}
 	m, err := b.cl.Message(ctx, hubBox(box), id)
 	callErr := err
 	if errors.Is(err, hub.ErrNotFound) && hub.Code(err) == "" {
