@@ -58,16 +58,16 @@ func (s *countingSealer) count(id string) int {
 // cache when cfg asks for one), over a counting sealer.
 func aheadModel(t *testing.T, f *fixture, cfg mailbox.Config, hold bool) (*mailbox.Model, *countingSealer) {
 	t.Helper()
-	mbox, err := f.alice.cl.GetMailboxID(context.Background())
+	mbox, err := f.Alice.Client.GetMailboxID(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Now = f.clock.Now
-	s := &countingSealer{Sealer: hubmail.NewSealer(f.alice.key), opens: map[string]int{}}
+	cfg.Now = f.Clock.Now
+	s := &countingSealer{Sealer: hubmail.NewSealer(f.Alice.Key), opens: map[string]int{}}
 	if hold {
 		s.hold, s.started = make(chan struct{}), make(chan string, 64)
 	}
-	var b mailbox.Backend = hubmail.NewBackend(f.alice.cl, mbox, cfg)
+	var b mailbox.Backend = hubmail.NewBackend(f.Alice.Client, mbox, cfg)
 	if cfg.Caches() {
 		b = cache.New(b, cfg)
 	}
@@ -84,7 +84,7 @@ func sendN(t *testing.T, f *fixture, n int) ([]string, map[string][]byte) {
 	bodies := map[string][]byte{}
 	for i := range n {
 		body := fmt.Sprintf("%04d %s", i, bytes.Repeat([]byte("x"), 1019))
-		m := f.bob.send(t, f.alice, body)
+		m := f.Bob.Send(t, f.Alice, body)
 		ids[i], bodies[m.ID] = m.ID, []byte(body)
 	}
 	return ids, bodies
@@ -234,11 +234,11 @@ func TestDecryptAheadIsCancelledByANewListing(t *testing.T) {
 	}
 	// The run holds the bodies of all five; the hub now has two others.
 	for _, id := range ids[1:] {
-		if err := f.alice.cl.DeleteInboxMessage(ctx, id); err != nil {
+		if err := f.Alice.Client.DeleteInboxMessage(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fresh := f.bob.send(t, f.alice, "after")
+	fresh := f.Bob.Send(t, f.Alice, "after")
 	if err := m.Refresh(ctx, mailbox.Inbox); err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestDecryptAheadEndsWithClose(t *testing.T) {
 	if s.total() != 1 {
 		t.Errorf("%d opens after Close, want the 1 in flight", s.total())
 	}
-	f.bob.send(t, f.alice, "after close")
+	f.Bob.Send(t, f.Alice, "after close")
 	if _, err := m.List(ctx, mailbox.Inbox); err != nil {
 		t.Fatal(err)
 	}
