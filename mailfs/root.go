@@ -61,6 +61,11 @@ type Root struct {
 	// tells this mount's descriptors apart from another's in one process.
 	dev atomic.Pointer[string]
 
+	// unservedXattrs counts the getxattr requests of names hubfs does not
+	// serve (security.*, system.*, trusted.*), answered by xattrFilter:
+	// tests check that ls -l makes only a few.
+	unservedXattrs atomic.Int64
+
 	// The skeleton's inodes, set in OnAdd; the notifier reaches children
 	// through them.
 	inbox, unread, sentbox, outbox, queued, threads *fusefs.Inode
