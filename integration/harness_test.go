@@ -161,6 +161,12 @@ func mountUser(t testing.TB, u *user, args ...string) *mount {
 // mountAt is mountUser on a given directory.
 func mountAt(t testing.TB, u *user, dir string, args ...string) *mount {
 	t.Helper()
+	return mountBin(t, hubfsBin, u, dir, args...)
+}
+
+// mountBin is mountAt with another hubfs binary (a benchmark's baseline).
+func mountBin(t testing.TB, bin string, u *user, dir string, args ...string) *mount {
+	t.Helper()
 	requireFUSE(t)
 	m := &mount{dir: dir, logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	pr, pw, err := os.Pipe()
@@ -171,7 +177,7 @@ func mountAt(t testing.TB, u *user, dir string, args ...string) *mount {
 	if u.dataDir != "" {
 		args = append([]string{"--listen=127.0.0.1:0", "--data=" + u.dataDir}, args...)
 	}
-	m.cmd = exec.Command(hubfsBin, append(append([]string{"mount", "--op-timeout=5s"}, args...), m.dir)...)
+	m.cmd = exec.Command(bin, append(append([]string{"mount", "--op-timeout=5s"}, args...), m.dir)...)
 	m.cmd.Env = append(u.env(), "HUBFS_READY_FD=3")
 	m.cmd.ExtraFiles = []*os.File{pw}
 	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs

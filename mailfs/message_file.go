@@ -88,8 +88,9 @@ func (m *messageFile) Open(ctx context.Context, flags uint32) (fusefs.FileHandle
 	if err != nil {
 		return nil, 0, m.root.fail("open", m.path(), err)
 	}
-	// The body never changes, so the kernel may keep its pages across opens.
-	return &bytesHandle{data: body}, fuse.FOPEN_KEEP_CACHE, 0
+	// The body never changes, so the kernel may keep its pages across
+	// opens; and a close has nothing to write back, so it needs no FLUSH.
+	return &bytesHandle{data: body}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
 }
 
 func (m *messageFile) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {

@@ -53,8 +53,14 @@ func Mount(dir string, root *Root, o MountOptions) (*fuse.Server, error) {
 		GID:    root.opts.GID,
 		Logger: o.Logger,
 	}
-	srv, err := fusefs.Mount(dir, root, opts)
+	// fusefs.Mount, with the node tree behind the xattr filter.
+	raw := xattrFilter{RawFileSystem: fusefs.NewNodeFS(root, opts), unserved: &root.unservedXattrs}
+	srv, err := fuse.NewServer(raw, dir, &opts.MountOptions)
 	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
 	dev := fuseDevice(dir)

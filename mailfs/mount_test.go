@@ -86,6 +86,12 @@ func mountTest(t *testing.T, h *hubdtest.Hub, cfg mailbox.Config) *testMount {
 // layers are built as the mount command builds them, from the one config.
 func mountOver(t *testing.T, h *hubdtest.Hub, cfg mailbox.Config, over func(*hub.Client) hubmail.Client) *testMount {
 	t.Helper()
+	return mountWith(t, h, cfg, over, MountOptions{})
+}
+
+// mountWith is mountOver with the kernel-facing options given.
+func mountWith(t *testing.T, h *hubdtest.Hub, cfg mailbox.Config, over func(*hub.Client) hubmail.Client, mo MountOptions) *testMount {
+	t.Helper()
 	requireFUSE(t)
 	cl, key := dialUser(t, h)
 	mbox, err := cl.GetMailboxID(context.Background())
@@ -96,7 +102,7 @@ func mountOver(t *testing.T, h *hubdtest.Hub, cfg mailbox.Config, over func(*hub
 	m.model = hubmail.New(over(cl), key, mbox, cfg)
 	m.outbox = newTestOutbox(t, m.model, key)
 	m.root = New(m.model, key.Public(), cfg, Options{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Outbox: m.outbox})
-	srv, err := Mount(m.dir, m.root, MountOptions{})
+	srv, err := Mount(m.dir, m.root, mo)
 	if err != nil {
 		t.Fatal(err)
 	}

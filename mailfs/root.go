@@ -61,6 +61,11 @@ type Root struct {
 	// tells this mount's descriptors apart from another's in one process.
 	dev atomic.Pointer[string]
 
+	// unservedXattrs counts the getxattr requests of names hubfs does not
+	// serve (security.*, system.*, trusted.*), answered by xattrFilter:
+	// tests check that ls -l makes only a few.
+	unservedXattrs atomic.Int64
+
 	// The skeleton's inodes, set in OnAdd; the notifier reaches children
 	// through them.
 	inbox, unread, sentbox, outbox, queued, threads *fusefs.Inode
@@ -196,12 +201,14 @@ func (r *Root) lookupFixed(dir *fusefs.Inode, name string, out *fuse.EntryOut) (
 }
 
 // opCtx bounds one syscall's hub work by --op-timeout, under the request's
-// own context so an interrupted syscall cancels its call.
+// own context so an interrupted syscall cancels its call. The bound costs
+// nothing until the work waits on it (see lazyDeadline): an answer from
+// memory makes no timer.
 func (r *Root) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if r.cfg.OpTimeout <= 0 {
-		return context.WithCancel(ctx)
+		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, r.cfg.OpTimeout)
+	return withLazyDeadline(ctx, r.cfg.OpTimeout)
 }
 
 // changeCtx is opCtx for operations that change the hub (send, delete,
