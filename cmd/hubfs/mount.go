@@ -210,7 +210,7 @@ func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness
 
 	cfg.Logger = logger
 	model := hubmail.New(cl, key, mailboxID, cfg)
-	defer model.Close() // ends decrypt-ahead before the client closes
+	defer model.Close()   // ends decrypt-ahead before the client closes
 	var root *mailfs.Root // set before anything can send, so before any event
 	outbox, err := openOutbox(c, key, hubAddr, model, cfg, func(ev queue.Event) { root.QueueChanged(ev) })
 	if err != nil {
