@@ -61,6 +61,10 @@ type Watch interface {
 	Close()
 	// Done is closed once the watch has stopped for good.
 	Done() <-chan struct{}
+	// Ready is closed once the hub has confirmed the first stream: from
+	// then on no change is missed. Our hub confirms at once; a Textile hub
+	// only with its first event, so wait on it for a bounded time only.
+	Ready() <-chan struct{}
 }
 
 // Sealer is the message format with the user's identity: sealing to a

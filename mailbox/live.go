@@ -63,6 +63,11 @@ func (lv *Live) run(ctx context.Context) {
 	for _, box := range []Box{Inbox, Sentbox} {
 		lv.startWatch(ctx, box)
 	}
+	// A change made after the listing but before the hub has registered
+	// the stream would be in neither, until the watch TTL: list only once
+	// the hub says the streams are up (or after a bound, for hubs that
+	// confirm only with a first event).
+	lv.waitReady(ctx, watchReadyWait)
 	lv.updateMode(nil)
 	for _, box := range []Box{Inbox, Sentbox} {
 		lv.refresh(ctx, box, "list")
@@ -99,6 +104,34 @@ func (lv *Live) run(ctx context.Context) {
 				lv.refresh(ctx, box, "poll")
 			}
 			lv.updateMode(nil)
+		}
+	}
+}
+
+// watchReadyWait bounds how long the first listing waits for the hub to
+// confirm the watches.
+const watchReadyWait = 2 * time.Second
+
+// waitReady waits until every open watch is confirmed, d passes or ctx ends.
+func (lv *Live) waitReady(ctx context.Context, d time.Duration) {
+	lv.mu.Lock()
+	var ws []Watch
+	for _, w := range lv.watches {
+		if w != nil {
+			ws = append(ws, w)
+		}
+	}
+	lv.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for _, w := range ws {
+		select {
+		case <-w.Ready():
+		case <-w.Done():
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
 		}
 	}
 }
