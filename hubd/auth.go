@@ -142,10 +142,12 @@ func (s *Server) authenticate(ctx context.Context, method string) (caller, error
 	return c, nil
 }
 
-// activeKey loads an API key that exists and is not revoked.
+// activeKey loads an API key that exists and is not revoked, through the
+// tap's key cache: a key revoked through this server is refused at once,
+// one revoked by another process within keyCacheTTL.
 func (s *Server) activeKey(ctx context.Context, apiKey string) (APIKey, error) {
-	k, err := s.store.GetKey(ctx, apiKey)
-	if errors.Is(err, ErrNotFound) || err == nil && k.Revoked {
+	k, err := s.keys.lookup(ctx, apiKey)
+	if errors.Is(err, errBadAPIKey) {
 		return APIKey{}, errBadAPIKey
 	}
 	if err != nil {

@@ -34,46 +34,61 @@ const keyCacheTTL = 30 * time.Second
 // of made-up keys cannot grow it.
 const maxCachedKeys = 4096
 
-// keyCache remembers which API keys were active lately. A key it does not
-// know is looked up in the store, so one made by another process is
-// accepted at once.
+// keyCache remembers which API keys were active lately, with their
+// secrets: the tap asks it whether a key is active, and the interceptor
+// for the secret that checks the call's signature, so a call looks its key
+// up in the store at most once per keyCacheTTL. A key it does not know is
+// looked up in the store, so one made by another process is accepted at
+// once.
 type keyCache struct {
 	store Store
 	now   func() time.Time
 
-	mu     sync.Mutex           // guards active
-	active map[string]time.Time // key -> when the store said it was active
+	mu     sync.Mutex // guards active
+	active map[string]cachedKey
+}
+
+// cachedKey is an active key and when the store said so.
+type cachedKey struct {
+	key  APIKey
+	seen time.Time
 }
 
 func newKeyCache(store Store) *keyCache {
-	return &keyCache{store: store, now: time.Now, active: make(map[string]time.Time)}
+	return &keyCache{store: store, now: time.Now, active: make(map[string]cachedKey)}
 }
 
 // check returns nil for an active key, errBadAPIKey for an unknown or
 // revoked one, and another error if the store cannot tell.
 func (c *keyCache) check(ctx context.Context, key string) error {
+	_, err := c.lookup(ctx, key)
+	return err
+}
+
+// lookup is check that also returns the active key.
+func (c *keyCache) lookup(ctx context.Context, key string) (APIKey, error) {
 	now := c.now()
 	c.mu.Lock()
-	seen, ok := c.active[key]
+	ck, ok := c.active[key]
 	c.mu.Unlock()
-	if ok && now.Sub(seen) < keyCacheTTL {
-		return nil
+	if ok && now.Sub(ck.seen) < keyCacheTTL {
+		return ck.key, nil
 	}
 	k, err := c.store.GetKey(ctx, key)
 	if errors.Is(err, ErrNotFound) || err == nil && k.Revoked {
 		c.forget(key)
-		return errBadAPIKey
+		return APIKey{}, errBadAPIKey
 	}
 	if err != nil {
-		return err
+		return APIKey{}, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.active) >= maxCachedKeys {
 		clear(c.active)
 	}
-	c.active[key] = now
-	return nil
+	c.active[key] = cachedKey{key: k, seen: now}
+	return k, nil
 }
 
 // forget drops key, after it was revoked through this server.
