@@ -144,9 +144,9 @@ func (s *Server) authenticate(ctx context.Context, method string) (caller, error
 
 // activeKey loads an API key that exists and is not revoked, through the
 // tap's key cache: a key revoked through this server is refused at once,
-// one revoked by another process within keyCacheTTL.
+// one revoked by another process within authKeyTTL.
 func (s *Server) activeKey(ctx context.Context, apiKey string) (APIKey, error) {
-	k, err := s.keys.lookup(ctx, apiKey)
+	k, err := s.keys.lookup(ctx, apiKey, authKeyTTL)
 	if errors.Is(err, errBadAPIKey) {
 		return APIKey{}, errBadAPIKey
 	}

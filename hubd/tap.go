@@ -30,6 +30,12 @@ import (
 // at most this long, and is still refused by the interceptor.
 const keyCacheTTL = 30 * time.Second
 
+// authKeyTTL is how long the interceptor, which needs a key's secret,
+// trusts the cache: short, so that `hubfs keys revoke` in another process
+// refuses the key's calls within a second, and long enough that a busy
+// key is read from the store about once a second instead of on every call.
+const authKeyTTL = time.Second
+
 // maxCachedKeys bounds the cache. Only keys that exist enter it, so a flood
 // of made-up keys cannot grow it.
 const maxCachedKeys = 4096
@@ -42,9 +48,9 @@ const maxCachedKeys = 4096
 // once.
 type keyCache struct {
 	store Store
-	now   func() time.Time
 
-	mu     sync.Mutex // guards active
+	mu     sync.Mutex       // guards the fields below
+	now    func() time.Time // a field so tests can step it
 	active map[string]cachedKey
 }
 
@@ -61,17 +67,18 @@ func newKeyCache(store Store) *keyCache {
 // check returns nil for an active key, errBadAPIKey for an unknown or
 // revoked one, and another error if the store cannot tell.
 func (c *keyCache) check(ctx context.Context, key string) error {
-	_, err := c.lookup(ctx, key)
+	_, err := c.lookup(ctx, key, keyCacheTTL)
 	return err
 }
 
-// lookup is check that also returns the active key.
-func (c *keyCache) lookup(ctx context.Context, key string) (APIKey, error) {
-	now := c.now()
+// lookup is check that also returns the active key, trusting what the
+// store said within ttl.
+func (c *keyCache) lookup(ctx context.Context, key string, ttl time.Duration) (APIKey, error) {
 	c.mu.Lock()
+	now := c.now()
 	ck, ok := c.active[key]
 	c.mu.Unlock()
-	if ok && now.Sub(ck.seen) < keyCacheTTL {
+	if ok && now.Sub(ck.seen) < ttl {
 		return ck.key, nil
 	}
 	k, err := c.store.GetKey(ctx, key)
