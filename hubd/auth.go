@@ -142,12 +142,10 @@ func (s *Server) authenticate(ctx context.Context, method string) (caller, error
 	return c, nil
 }
 
-// activeKey loads an API key that exists and is not revoked, through the
-// tap's key cache: a key revoked through this server is refused at once,
-// one revoked by another process within authKeyTTL.
+// activeKey loads an API key that exists and is not revoked.
 func (s *Server) activeKey(ctx context.Context, apiKey string) (APIKey, error) {
-	k, err := s.keys.lookup(ctx, apiKey, authKeyTTL)
-	if errors.Is(err, errBadAPIKey) {
+	k, err := s.store.GetKey(ctx, apiKey)
+	if errors.Is(err, ErrNotFound) || err == nil && k.Revoked {
 		return APIKey{}, errBadAPIKey
 	}
 	if err != nil {

@@ -44,16 +44,3 @@ func SeedMessages(s *Server, from, to string, n int, body, sig []byte) ([]string
 	}
 	return ids, nil
 }
-
-// SetKeyClock replaces the API key cache's clock.
-func SetKeyClock(s *Server, now func() time.Time) {
-	s.keys.mu.Lock()
-	defer s.keys.mu.Unlock()
-	s.keys.now = now
-}
-
-// RevokeKeyInStore revokes key in the server's store behind the server's
-// back, as `hubfs keys revoke` in another process does.
-func RevokeKeyInStore(s *Server, key string) error {
-	return s.store.RevokeKey(context.Background(), key)
-}

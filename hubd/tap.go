@@ -30,72 +30,50 @@ import (
 // at most this long, and is still refused by the interceptor.
 const keyCacheTTL = 30 * time.Second
 
-// authKeyTTL is how long the interceptor, which needs a key's secret,
-// trusts the cache: short, so that `hubfs keys revoke` in another process
-// refuses the key's calls within a second, and long enough that a busy
-// key is read from the store about once a second instead of on every call.
-const authKeyTTL = time.Second
-
 // maxCachedKeys bounds the cache. Only keys that exist enter it, so a flood
 // of made-up keys cannot grow it.
 const maxCachedKeys = 4096
 
-// keyCache remembers which API keys were active lately, with their
-// secrets: the tap asks it whether a key is active, and the interceptor
-// for the secret that checks the call's signature, so a call looks its key
-// up in the store at most once per keyCacheTTL. A key it does not know is
-// looked up in the store, so one made by another process is accepted at
-// once.
+// keyCache remembers which API keys were active lately. A key it does not
+// know is looked up in the store, so one made by another process is
+// accepted at once.
 type keyCache struct {
 	store Store
+	now   func() time.Time
 
-	mu     sync.Mutex       // guards the fields below
-	now    func() time.Time // a field so tests can step it
-	active map[string]cachedKey
-}
-
-// cachedKey is an active key and when the store said so.
-type cachedKey struct {
-	key  APIKey
-	seen time.Time
+	mu     sync.Mutex           // guards active
+	active map[string]time.Time // key -> when the store said it was active
 }
 
 func newKeyCache(store Store) *keyCache {
-	return &keyCache{store: store, now: time.Now, active: make(map[string]cachedKey)}
+	return &keyCache{store: store, now: time.Now, active: make(map[string]time.Time)}
 }
 
 // check returns nil for an active key, errBadAPIKey for an unknown or
 // revoked one, and another error if the store cannot tell.
 func (c *keyCache) check(ctx context.Context, key string) error {
-	_, err := c.lookup(ctx, key, keyCacheTTL)
-	return err
-}
-
-// lookup is check that also returns the active key, trusting what the
-// store said within ttl.
-func (c *keyCache) lookup(ctx context.Context, key string, ttl time.Duration) (APIKey, error) {
-	c.mu.Lock()
 	now := c.now()
-	ck, ok := c.active[key]
+	c.mu.Lock()
+	seen, ok := c.active[key]
 	c.mu.Unlock()
-	if ok && now.Sub(ck.seen) < ttl {
-		return ck.key, nil
+	if ok && now.Sub(seen) < keyCacheTTL {
+		return nil
 	}
 	k, err := c.store.GetKey(ctx, key)
 	if errors.Is(err, ErrNotFound) || err == nil && k.Revoked {
 		c.forget(key)
-		return APIKey{}, errBadAPIKey
+		return errBadAPIKey
 	}
 	if err != nil {
-		return APIKey{}, err
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.active) >= maxCachedKeys {
 		clear(c.active)
 	}
-	c.active[key] = cachedKey{key: k, seen: now}
-	return k, nil
+	c.active[key] = now
+	return nil
 }
 
 // forget drops key, after it was revoked through this server.

@@ -36,14 +36,16 @@ type pending struct {
 	err    error
 }
 
-// sendStmts are the statements of a send, prepared once per store: the
-// driver would otherwise parse and plan each one on every call.
+// sendStmts are the statements of a send (and the API key lookup),
+// prepared once per store: the driver would otherwise parse and plan each
+// one on every call.
 type sendStmts struct {
 	lastID, setLastID        *sql.Stmt
 	findKey, addKey          *sql.Stmt
 	addMessage               *sql.Stmt
 	touchUser, countSent     *sql.Stmt
 	savepoint, release, undo *sql.Stmt
+	getKey                   *sql.Stmt // not a send's: every call reads its key
 }
 
 func (st *sendStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -61,6 +63,7 @@ func (st *sendStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.savepoint, `SAVEPOINT send`},
 		{&st.release, `RELEASE send`},
 		{&st.undo, `ROLLBACK TO send`},
+		{&st.getKey, `SELECT key, secret, created_at, revoked FROM api_keys WHERE key = ?`},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -74,7 +77,7 @@ func (st *sendStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (st *sendStmts) close() {
 	for _, s := range []*sql.Stmt{st.lastID, st.setLastID, st.findKey, st.addKey, st.addMessage,
-		st.touchUser, st.countSent, st.savepoint, st.release, st.undo} {
+		st.touchUser, st.countSent, st.savepoint, st.release, st.undo, st.getKey} {
 		if s != nil {
 			s.Close()
 		}

@@ -221,9 +221,8 @@ func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
 func (s *Store) GetKey(ctx context.Context, key string) (store.APIKey, error) {
 	var k store.APIKey
 	var created int64
-	err := s.db.QueryRowContext(ctx,
-		`SELECT key, secret, created_at, revoked FROM api_keys WHERE key = ?`, key).
-		Scan(&k.Key, &k.Secret, &created, &k.Revoked)
+	// Every authenticated call reads its key: a prepared statement.
+	err := s.stmts.getKey.QueryRowContext(ctx, key).Scan(&k.Key, &k.Secret, &created, &k.Revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.APIKey{}, store.ErrNotFound
 	}
