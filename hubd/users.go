@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -39,6 +40,36 @@ var (
 type usersService struct {
 	hubpb.UnimplementedAPIServiceServer
 	s *Server
+
+	mailboxes mailboxCache
+}
+
+// mailboxCache remembers owners known to have a mailbox. A mailbox never
+// goes away (DeleteDB of it is refused), so a positive answer stays true
+// and a send need not ask the store twice each time; a negative one is
+// never cached, so a mailbox set up by another hub process is seen at once.
+type mailboxCache struct {
+	mu    sync.Mutex          // guards known
+	known map[string]struct{} // owners with a mailbox
+}
+
+// maxCachedMailboxes bounds the cache: past it, it starts over.
+const maxCachedMailboxes = 1 << 16
+
+func (c *mailboxCache) has(owner string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.known[owner]
+	return ok
+}
+
+func (c *mailboxCache) add(owner string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.known == nil || len(c.known) >= maxCachedMailboxes {
+		c.known = make(map[string]struct{})
+	}
+	c.known[owner] = struct{}{}
 }
 
 func threadReply(t Thread) *hubpb.GetThreadResponse {
@@ -83,11 +114,15 @@ func (u *usersService) SetupMailbox(ctx context.Context, _ *hubpb.SetupMailboxRe
 	if err != nil && !errors.Is(err, ErrNameTaken) {
 		return nil, u.s.internal(ctx, "set up mailbox", err)
 	}
+	u.mailboxes.add(c.id)
 	return &hubpb.SetupMailboxResponse{MailboxId: t.ID}, nil
 }
 
 // hasMailbox reports whether owner ran SetupMailbox.
 func (u *usersService) hasMailbox(ctx context.Context, owner string) error {
+	if u.mailboxes.has(owner) {
+		return nil
+	}
 	_, err := u.s.store.GetThread(ctx, owner, MailboxName)
 	if errors.Is(err, ErrNotFound) {
 		return errNoMailbox
@@ -95,6 +130,7 @@ func (u *usersService) hasMailbox(ctx context.Context, owner string) error {
 	if err != nil {
 		return u.s.internal(ctx, "look up mailbox", err)
 	}
+	u.mailboxes.add(owner)
 	return nil
 }
 

@@ -52,12 +52,14 @@ func sendCommand() *cli.Command {
 			if c.Bool("queue") {
 				return sendOrQueue(c, to, body)
 			}
-			cl, key, err := connect(c)
+			sess, err := connectForSend(c)
 			if err != nil {
 				return err
 			}
-			defer cl.Close()
-			m, err := cl.SendMessage(c.Context, key, to, body)
+			defer sess.Close()
+			m, err := sess.send(c, func() (hub.UserMessage, error) {
+				return sess.cl.SendMessage(c.Context, sess.key, to, body)
+			})
 			if err != nil {
 				return hubError(c, err)
 			}
@@ -79,11 +81,13 @@ func sendOrQueue(c *cli.Context, to *identity.PublicKey, body []byte) error {
 	if err != nil {
 		return err
 	}
-	cl, _, err := connect(c)
+	sess, err := connectForSend(c)
 	if err == nil {
-		defer cl.Close()
+		defer sess.Close()
 		var m hub.UserMessage
-		if m, err = cl.SendSealed(c.Context, hub.Sealed(it.Sealed), it.Key); err == nil {
+		if m, err = sess.send(c, func() (hub.UserMessage, error) {
+			return sess.cl.SendSealed(c.Context, hub.Sealed(it.Sealed), it.Key)
+		}); err == nil {
 			_, err = fmt.Fprintln(c.App.Writer, m.ID)
 			return err
 		}

@@ -33,7 +33,17 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Commands keep state (the send token cache, the outbox queue) under
+	// $XDG_STATE_HOME: never the real one of whoever runs the tests.
+	state, err := os.MkdirTemp("", "hubfs-test-state-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_STATE_HOME", state)
+	code := m.Run()
+	os.RemoveAll(state)
+	os.Exit(code)
 }
 
 // hubfsProcess runs the hubfs CLI as a child process.

@@ -97,6 +97,15 @@ type Store struct {
 	// instead of in SQLite's busy handler, which sleeps.
 	writeMu sync.Mutex
 	feed    store.Feed
+
+	// The writer goroutine (commit.go) takes sends from queue and commits
+	// them in groups: one transaction and one fsync for all the sends that
+	// arrived while the previous group committed.
+	queue   chan *pending
+	closing chan struct{} // closed by Close: the writer stops
+	stopped chan struct{} // closed by the writer when it has stopped
+	closeMu sync.Once
+	stmts   sendStmts
 }
 
 var _ store.Store = (*Store)(nil)
@@ -149,11 +158,16 @@ func open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, queue: make(chan *pending), closing: make(chan struct{}), stopped: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if err := s.stmts.prepare(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	go s.writer()
 	return s, nil
 }
 
@@ -185,7 +199,14 @@ func (s *Store) migrate(ctx context.Context) error {
 	return tx.Commit()
 }
 
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the writer (a send queued before it still commits) and
+// closes the database.
+func (s *Store) Close() error {
+	s.closeMu.Do(func() { close(s.closing) })
+	<-s.stopped
+	s.stmts.close()
+	return s.db.Close()
+}
 
 func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
 	_, err := s.db.ExecContext(ctx,
@@ -200,9 +221,8 @@ func (s *Store) CreateKey(ctx context.Context, k store.APIKey) error {
 func (s *Store) GetKey(ctx context.Context, key string) (store.APIKey, error) {
 	var k store.APIKey
 	var created int64
-	err := s.db.QueryRowContext(ctx,
-		`SELECT key, secret, created_at, revoked FROM api_keys WHERE key = ?`, key).
-		Scan(&k.Key, &k.Secret, &created, &k.Revoked)
+	// Every authenticated call reads its key: a prepared statement.
+	err := s.stmts.getKey.QueryRowContext(ctx, key).Scan(&k.Key, &k.Secret, &created, &k.Revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.APIKey{}, store.ErrNotFound
 	}
@@ -375,89 +395,24 @@ func (s *Store) AddMessage(ctx context.Context, send store.Send) (store.Sent, er
 	return sent[0], nil
 }
 
+// AddMessages hands the sends to the writer (see commit.go), which commits
+// them with whatever other sends are waiting, and waits for their result.
 func (s *Store) AddMessages(ctx context.Context, sends []store.Send) ([]store.Sent, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	sent, events, err := s.addMessages(ctx, sends)
-	if err != nil {
-		return nil, fmt.Errorf("add message: %w", noSpace(err))
+	p := &pending{ctx: ctx, sends: sends, done: make(chan struct{})}
+	select {
+	case s.queue <- p:
+	case <-s.closing:
+		return nil, errors.New("add message: the store is closed")
+	case <-ctx.Done():
+		return nil, fmt.Errorf("add message: %w", ctx.Err())
 	}
-	s.feed.Publish(events...)
-	return sent, nil
-}
-
-// addMessages runs the sends' transaction; the caller holds writeMu.
-func (s *Store) addMessages(ctx context.Context, sends []store.Send) ([]store.Sent, []store.Event, error) {
-	// The transaction takes the write lock at once (_txlock=immediate), so
-	// two sends under one key, even from two processes, are ordered: the
-	// second sees the first's row; and the last id read below is the
-	// newest any process minted.
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, nil, err
+	// Once queued, the writer answers: leaving early would make the
+	// outcome unknowable to the caller when it did commit.
+	<-p.done
+	if p.err != nil {
+		return nil, fmt.Errorf("add message: %w", noSpace(p.err))
 	}
-	defer tx.Rollback()
-	var last string
-	if err := tx.QueryRowContext(ctx, `SELECT id FROM last_id WHERE one = 1`).Scan(&last); err != nil {
-		return nil, nil, fmt.Errorf("read the last message id: %w", err)
-	}
-	out := make([]store.Sent, 0, len(sends))
-	var events []store.Event
-	for _, send := range sends {
-		if send.Key != "" {
-			var first store.Sent
-			err := tx.QueryRowContext(ctx,
-				`SELECT message_id, created_at FROM send_keys WHERE sender = ? AND key = ?`, send.From, send.Key).
-				Scan(&first.ID, &first.CreatedAt)
-			if err == nil {
-				out = append(out, first)
-				continue
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return nil, nil, err
-			}
-		}
-		now := time.Now()
-		id, err := store.NextID(last, now)
-		if err != nil {
-			return nil, nil, err
-		}
-		last = id
-		at := now.UnixNano()
-		if send.Key != "" {
-			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO send_keys (sender, key, message_id, created_at) VALUES (?, ?, ?, ?)`,
-				send.From, send.Key, id, at); err != nil {
-				return nil, nil, err
-			}
-		}
-		in := store.Message{Box: store.Inbox, Owner: send.To, ID: id, From: send.From, To: send.To,
-			Body: send.ToBody, Signature: send.ToSignature, CreatedAt: at}
-		sb := store.Message{Box: store.Sentbox, Owner: send.From, ID: id, From: send.From, To: send.To,
-			Body: send.FromBody, Signature: send.FromSignature, CreatedAt: at}
-		for _, m := range []store.Message{in, sb} {
-			if _, err := tx.ExecContext(ctx,
-				`INSERT INTO messages (`+msgCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				m.Owner, m.Box, m.ID, m.From, m.To, m.Body, m.Signature, m.CreatedAt, m.ReadAt); err != nil {
-				return nil, nil, err
-			}
-			events = append(events, store.Event{Action: store.Create, Message: m})
-		}
-		if err := touchUser(ctx, tx, send.From, at); err != nil {
-			return nil, nil, err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET sent = sent + 1 WHERE owner = ?`, send.From); err != nil {
-			return nil, nil, err
-		}
-		out = append(out, store.Sent{ID: id, CreatedAt: at, Stored: true})
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE last_id SET id = ? WHERE one = 1`, last); err != nil {
-		return nil, nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, nil, err
-	}
-	return out, events, nil
+	return p.sent, nil
 }
 
 func (s *Store) PruneSendKeys(ctx context.Context, before int64) (int64, error) {

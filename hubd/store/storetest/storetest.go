@@ -50,6 +50,7 @@ func Run(t *testing.T, s Suite) {
 		{"Usage", testUsage},
 		{"Idempotency", testIdempotency},
 		{"IdempotencyPrune", testIdempotencyPrune},
+		{"ConcurrentRepeats", testConcurrentRepeats},
 		{"Batch", testBatch},
 		{"Events", testEvents},
 		{"Unsubscribe", testUnsubscribe},
@@ -784,6 +785,60 @@ func testUnsubscribe(t *testing.T, st store.Store) {
 // duplicate no id, and the events come in commit order: each owner's
 // creates in increasing id order, and every save or delete after the
 // create of its message.
+// testConcurrentRepeats: many sends under one key at once (a client
+// retrying while its first try is still in flight), which a store that
+// commits concurrent sends together meets inside one transaction: one is
+// stored, every other is a repeat answered with its id and time.
+func testConcurrentRepeats(t *testing.T, st store.Store) {
+	const tries = 16
+	a, b, c := owner(), owner(), owner()
+	var r recorder
+	defer st.Subscribe(r.add)()
+	s := sendOf(a, b, 1)
+	s.Key = "k-concurrent"
+	results := make([]store.Sent, tries)
+	errs := make([]error, tries)
+	var wg sync.WaitGroup
+	for i := range tries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = st.AddMessage(ctx, s)
+		}()
+	}
+	wg.Wait()
+	var first store.Sent
+	for i, res := range results {
+		if errs[i] != nil {
+			t.Fatalf("send %d: %v", i, errs[i])
+		}
+		if res.Stored {
+			if first.Stored {
+				t.Fatalf("two sends under one key were stored: %s and %s", first.ID, res.ID)
+			}
+			first = res
+		}
+	}
+	if !first.Stored {
+		t.Fatal("no send under the key was stored")
+	}
+	for i, res := range results {
+		if res.ID != first.ID || res.CreatedAt != first.CreatedAt {
+			t.Fatalf("send %d = %+v, want the stored send's id and time %+v", i, res, first)
+		}
+	}
+	if got := list(t, st, store.Query{Box: store.Inbox, Owner: b}); len(got) != 1 {
+		t.Fatalf("inbox holds %d messages, want 1", len(got))
+	}
+	mark := add(t, st, sendOf(c, c, 0))
+	checkEvents(t, r.waitFor(t, 4), []wantEvent{
+		{store.Create, store.Inbox, b, first.ID},
+		{store.Create, store.Sentbox, a, first.ID},
+		{store.Create, store.Inbox, c, mark.ID},
+		{store.Create, store.Sentbox, c, mark.ID},
+	})
+}
+
 func testConcurrentWriters(t *testing.T, st store.Store) {
 	const writers, each = 32, 10
 	recipients := []string{owner(), owner()}
