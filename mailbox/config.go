@@ -26,6 +26,13 @@ type Config struct {
 	// PlaintextBytes bounds the decrypted bodies the model keeps in RAM,
 	// never on disk; a body kept is a decryption (and maybe a fetch) saved.
 	PlaintextBytes int64
+	// DiskCacheBytes bounds the ciphertext cache on disk (0: none); it
+	// keeps listings and bodies as the hub sent them under DiskCacheDir, so
+	// a new mount shows what the last one knew at once and reads of mail
+	// seen before work while the hub is down. No DiskCacheDir, no disk
+	// cache: the mount sets it per identity (cache/disk.DefaultDir).
+	DiskCacheBytes int64
+	DiskCacheDir   string
 	// PageSize is the hub listing page size; 0 means the largest a Textile
 	// hub serves.
 	PageSize int
@@ -72,6 +79,7 @@ func DefaultConfig() Config {
 		WatchTTL:        time.Hour,
 		CiphertextBytes: 64 << 20,
 		PlaintextBytes:  32 << 20,
+		DiskCacheBytes:  256 << 20,
 		Watch:           true,
 		PollInterval:    DefaultPollInterval,
 		MessageTTL:      time.Hour,
@@ -84,10 +92,14 @@ func DefaultConfig() Config {
 }
 
 // Caches reports whether the config asks for a cache at all: with no
-// listing TTL and no ciphertext budget, the backend is not wrapped.
+// listing TTL, no ciphertext budget and no disk cache, the backend is not
+// wrapped.
 func (c Config) Caches() bool {
-	return c.ListTTL > 0 || c.WatchTTL > 0 || c.CiphertextBytes > 0
+	return c.ListTTL > 0 || c.WatchTTL > 0 || c.CiphertextBytes > 0 || c.DiskCaches()
 }
+
+// DiskCaches reports whether the config asks for the cache on disk.
+func (c Config) DiskCaches() bool { return c.DiskCacheBytes > 0 && c.DiskCacheDir != "" }
 
 // withDefaults fills what the model needs and the caller left unset.
 func (c Config) withDefaults() Config {
