@@ -67,6 +67,10 @@ type boxCopy struct {
 	// warm: loaded from disk and not served yet; the first List of the
 	// box answers with it, whatever its age.
 	warm bool
+	// fromDisk: loaded from disk (at fetchedAt), and no hub listing has
+	// landed since; fresh for ListTTL, never WatchTTL: the watches say
+	// nothing about what happened before this mount.
+	fromDisk bool
 	// patches made since a listing that may still be in flight; they are
 	// replayed on top of its result so it cannot undo them.
 	patches []patch
@@ -127,7 +131,7 @@ func (c *Cache) loadListings() {
 			msgs[i] = mailbox.Message{Entry: e}
 		}
 		c.version++
-		c.boxes[box] = boxCopy{valid: true, warm: true, msgs: msgs, version: c.version}
+		c.boxes[box] = boxCopy{valid: true, warm: true, fromDisk: true, fetchedAt: c.cfg.Now(), msgs: msgs, version: c.version}
 	}
 }
 
@@ -205,15 +209,16 @@ func bodyKey(box mailbox.Box, id string) string { return box.String() + "/" + id
 
 // List answers from the listing kept while it is fresh (Unchanged when the
 // caller holds that very version), and otherwise lists the box below and
-// keeps the result. With a disk store it also answers from the listing
-// kept, whatever its age, the first time after loading it from disk and
-// while a listing from the hub is under way; and when the hub does not
-// answer, a listing that was not Fresh is answered from it too.
+// keeps the result. With a disk store, a listing loaded from disk counts
+// as fetched at load for ListTTL, and is served whatever its age the first
+// time, and while a listing from the hub is under way; and when the hub
+// does not answer, a listing that was not Fresh is answered from what is
+// kept too.
 func (c *Cache) List(ctx context.Context, box mailbox.Box, opts mailbox.ListOptions) (mailbox.Listing, error) {
 	c.mu.Lock()
 	cp := &c.boxes[box]
 	if !opts.Fresh {
-		serve := cp.valid && c.freshLocked(cp.fetchedAt, true)
+		serve := cp.valid && c.freshLocked(cp.fetchedAt, !cp.fromDisk)
 		if c.disk != nil && cp.valid && (cp.warm || c.listing[box] > 0) {
 			serve = true
 		}
@@ -277,7 +282,8 @@ func (c *Cache) List(ctx context.Context, box mailbox.Box, opts mailbox.ListOpti
 		return mailbox.Listing{Messages: msgs}, nil
 	}
 	old := cp.msgs
-	cp.msgs, cp.valid, cp.fetchedAt, cp.started, cp.warm = msgs, true, start, started, false
+	cp.msgs, cp.valid, cp.fetchedAt, cp.started = msgs, true, start, started
+	cp.warm, cp.fromDisk = false, false
 	var keep []patch
 	for _, p := range cp.patches {
 		if p.seq > startSeq {
