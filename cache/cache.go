@@ -5,18 +5,29 @@
 // Operations and watch events that pass through it update the listings it
 // keeps at once, so the next listing shows them without asking the hub.
 //
+// With a disk store (cfg.DiskCaches, package cache/disk) it also keeps the
+// listings and bodies on disk as the hub sent them: a new cache shows the
+// listings the last one saved at once (its first List of a box, and any
+// List while a listing from the hub is under way, answer from them), a
+// body once fetched is never fetched again, and while the hub does not
+// answer, listings and the bodies held are served from there and the
+// figures say Offline.
+//
 // Running without a cache is not wrapping: the model finds changes the same
 // way either way, by comparing each listing with the last.
 package cache
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hubfs/hubfs/cache/disk"
 	"github.com/hubfs/hubfs/internal/sizedlru"
 	"github.com/hubfs/hubfs/mailbox"
 )
@@ -37,6 +48,10 @@ type Cache struct {
 	threadsOK bool
 	bodies    *sizedlru.LRU[mailbox.Message]
 	stats     mailbox.Stats // the cache's own figures: hits and misses
+	listing   [2]int        // hub listings of the box under way
+	offline   bool          // the hub's last answer was none, and the disk serves
+
+	disk *disk.Store // nil: no cache on disk
 }
 
 var _ mailbox.Backend = (*Cache)(nil)
@@ -49,6 +64,13 @@ type boxCopy struct {
 	version   uint64
 	msgs      []mailbox.Message // ascending by id, without bodies
 	started   uint64            // the listing that filled it
+	// warm: loaded from disk and not served yet; the first List of the
+	// box answers with it, whatever its age.
+	warm bool
+	// fromDisk: loaded from disk (at fetchedAt), and no hub listing has
+	// landed since; fresh for ListTTL, never WatchTTL: the watches say
+	// nothing about what happened before this mount.
+	fromDisk bool
 	// patches made since a listing that may still be in flight; they are
 	// replayed on top of its result so it cannot undo them.
 	patches []patch
@@ -69,17 +91,87 @@ type patch struct {
 	e    mailbox.Entry
 }
 
-// New wraps b. Of cfg it reads ListTTL, WatchTTL, CiphertextBytes and Now;
-// a zero TTL keeps no listing, a zero budget no body.
+// New wraps b. Of cfg it reads ListTTL, WatchTTL, CiphertextBytes,
+// DiskCacheBytes, DiskCacheDir, Now and Logger; a zero TTL keeps no
+// listing, a zero budget no body. A disk store that cannot be opened (most
+// often: another mount of the identity holds it) is logged and done
+// without, so a second mount works, only colder.
 func New(b mailbox.Backend, cfg mailbox.Config) *Cache {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Cache{b: b, cfg: cfg}
 	c.bodies = sizedlru.New(cfg.CiphertextBytes, func(m mailbox.Message) int64 {
 		return int64(len(m.Body) + len(m.Signature) + len(m.From) + len(m.To) + 96)
 	})
+	if cfg.DiskCaches() {
+		st, err := disk.Open(cfg.DiskCacheDir, cfg.DiskCacheBytes, cfg.Logger)
+		if err != nil {
+			cfg.Logger.Warn("running without the disk cache", "err", err)
+		} else {
+			c.disk = st
+			c.loadListings()
+		}
+	}
 	return c
+}
+
+// loadListings fills the boxes with the listings on disk.
+func (c *Cache) loadListings() {
+	for _, box := range []mailbox.Box{mailbox.Inbox, mailbox.Sentbox} {
+		es, ok := c.disk.Listing(box)
+		if !ok {
+			continue
+		}
+		msgs := make([]mailbox.Message, len(es))
+		for i, e := range es {
+			msgs[i] = mailbox.Message{Entry: e}
+		}
+		c.version++
+		c.boxes[box] = boxCopy{valid: true, warm: true, fromDisk: true, fetchedAt: c.cfg.Now(), msgs: msgs, version: c.version}
+	}
+}
+
+// Warm returns the boxes whose listing came from disk and has not been
+// served yet: listing them through the model makes it hold them before its
+// first refresh, so the first ls of a new mount needs no hub.
+func (c *Cache) Warm() []mailbox.Box {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []mailbox.Box
+	for _, box := range []mailbox.Box{mailbox.Inbox, mailbox.Sentbox} {
+		if c.boxes[box].warm {
+			out = append(out, box)
+		}
+	}
+	return out
+}
+
+// Close stops the disk store's writer once it has written what is
+// pending, and releases its lock. The cache must not be used after.
+func (c *Cache) Close() error {
+	if c.disk == nil {
+		return nil
+	}
+	return c.disk.Close()
+}
+
+// unreachable reports whether err means the hub did not answer, rather
+// than answered no.
+func unreachable(err error) bool {
+	return errors.Is(err, mailbox.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// persistLocked hands the box's listing to the disk store.
+func (c *Cache) persistLocked(box mailbox.Box) {
+	cp := &c.boxes[box]
+	if c.disk == nil || !cp.valid {
+		return
+	}
+	c.disk.SaveListing(box, cp.msgs)
 }
 
 // Figures adds the hit and miss counts and the bytes kept.
@@ -92,6 +184,14 @@ func (c *Cache) Figures(s *mailbox.Stats) {
 	s.BodyHits += c.stats.BodyHits
 	s.BodyMisses += c.stats.BodyMisses
 	s.CiphertextBytes += c.bodies.Bytes()
+	s.Offline = s.Offline || c.offline
+	s.DiskHits += c.stats.DiskHits
+	s.DiskMisses += c.stats.DiskMisses
+	if c.disk != nil {
+		f := c.disk.Figures()
+		s.DiskBytes += f.Bytes
+		s.DiskDropped += f.Dropped
+	}
 }
 
 // freshLocked reports whether a listing fetched at at may still be used. A
@@ -109,17 +209,21 @@ func bodyKey(box mailbox.Box, id string) string { return box.String() + "/" + id
 
 // List answers from the listing kept while it is fresh (Unchanged when the
 // caller holds that very version), and otherwise lists the box below and
-// keeps the result.
+// keeps the result. With a disk store, a listing loaded from disk counts
+// as fetched at load for ListTTL, and is served whatever its age the first
+// time, and while a listing from the hub is under way; and when the hub
+// does not answer, a listing that was not Fresh is answered from what is
+// kept too.
 func (c *Cache) List(ctx context.Context, box mailbox.Box, opts mailbox.ListOptions) (mailbox.Listing, error) {
 	c.mu.Lock()
 	cp := &c.boxes[box]
 	if !opts.Fresh {
-		if cp.valid && c.freshLocked(cp.fetchedAt, true) {
-			c.stats.ListHits++
-			out := mailbox.Listing{Messages: cp.msgs, Version: cp.version}
-			if opts.Version != 0 && opts.Version == cp.version {
-				out = mailbox.Listing{Version: cp.version, Unchanged: true}
-			}
+		serve := cp.valid && c.freshLocked(cp.fetchedAt, !cp.fromDisk)
+		if c.disk != nil && cp.valid && (cp.warm || c.listing[box] > 0) {
+			serve = true
+		}
+		if serve {
+			out := c.heldLocked(box, opts)
 			c.mu.Unlock()
 			return out, nil
 		}
@@ -128,15 +232,37 @@ func (c *Cache) List(ctx context.Context, box mailbox.Box, opts mailbox.ListOpti
 	startSeq := c.seq
 	c.started++
 	started := c.started
+	c.listing[box]++
 	c.mu.Unlock()
 	start := c.cfg.Now()
 
 	lst, err := c.b.List(ctx, box, mailbox.ListOptions{Fresh: opts.Fresh})
+	c.mu.Lock()
+	c.listing[box]--
 	if err != nil {
-		return mailbox.Listing{}, err
+		defer c.mu.Unlock()
+		if c.disk == nil || !unreachable(err) || !cp.valid {
+			return mailbox.Listing{}, err
+		}
+		// Serve what the disk holds; try the hub again after ListTTL,
+		// not at every ls.
+		c.offline = true
+		cp.fetchedAt = start
+		if opts.Fresh {
+			return mailbox.Listing{}, err
+		}
+		return c.heldLocked(box, opts), nil
 	}
+	c.offline = false
+	c.mu.Unlock()
 
 	msgs := make([]mailbox.Message, 0, len(lst.Messages))
+	for _, m := range lst.Messages {
+		if c.disk != nil && len(m.Body) > 0 {
+			m.Box = box
+			c.disk.Put(m) // no-op for a body it holds
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range lst.Messages {
@@ -157,6 +283,7 @@ func (c *Cache) List(ctx context.Context, box mailbox.Box, opts mailbox.ListOpti
 	}
 	old := cp.msgs
 	cp.msgs, cp.valid, cp.fetchedAt, cp.started = msgs, true, start, started
+	cp.warm, cp.fromDisk = false, false
 	var keep []patch
 	for _, p := range cp.patches {
 		if p.seq > startSeq {
@@ -172,11 +299,27 @@ func (c *Cache) List(ctx context.Context, box mailbox.Box, opts mailbox.ListOpti
 	for _, m := range old {
 		if _, found := slices.BinarySearchFunc(cp.msgs, m.ID, findID); !found {
 			c.bodies.Remove(bodyKey(box, m.ID))
+			if c.disk != nil {
+				c.disk.Remove(box, m.ID)
+			}
 		}
 	}
 	c.version++
 	cp.version = c.version
+	c.persistLocked(box)
 	return mailbox.Listing{Messages: cp.msgs, Version: cp.version}, nil
+}
+
+// heldLocked answers a List with the listing kept: Unchanged when the
+// caller holds that very version.
+func (c *Cache) heldLocked(box mailbox.Box, opts mailbox.ListOptions) mailbox.Listing {
+	cp := &c.boxes[box]
+	c.stats.ListHits++
+	cp.warm = false
+	if opts.Version != 0 && opts.Version == cp.version {
+		return mailbox.Listing{Version: cp.version, Unchanged: true}
+	}
+	return mailbox.Listing{Messages: cp.msgs, Version: cp.version}
 }
 
 func byID(a, b mailbox.Message) int { return strings.Compare(a.ID, b.ID) }
@@ -228,6 +371,9 @@ func (c *Cache) patchLocked(box mailbox.Box, kind patchKind, e mailbox.Entry) {
 	}
 	c.version++
 	cp.version = c.version
+	if kind != invalidate {
+		c.persistLocked(box)
+	}
 }
 
 // Message returns a message with its body, from memory or from below.
@@ -241,11 +387,33 @@ func (c *Cache) Message(ctx context.Context, box mailbox.Box, id string) (mailbo
 	}
 	c.stats.BodyMisses++
 	c.mu.Unlock()
+	if c.disk != nil {
+		if m, ok := c.disk.Message(box, id); ok {
+			c.mu.Lock()
+			c.stats.DiskHits++
+			c.bodies.Add(k, m)
+			c.mu.Unlock()
+			return m, nil
+		}
+		c.mu.Lock()
+		c.stats.DiskMisses++
+		c.mu.Unlock()
+	}
 	m, err := c.b.Message(ctx, box, id)
 	if err != nil {
+		if c.disk != nil && unreachable(err) {
+			c.mu.Lock()
+			c.offline = true
+			c.mu.Unlock()
+		}
 		return mailbox.Message{}, err
 	}
+	if c.disk != nil {
+		m.Box = box
+		c.disk.Put(m)
+	}
 	c.mu.Lock()
+	c.offline = false
 	c.bodies.Add(k, m)
 	c.mu.Unlock()
 	return m, nil
@@ -270,6 +438,9 @@ func (c *Cache) Delete(ctx context.Context, box mailbox.Box, id string) error {
 	c.patchLocked(box, remove, mailbox.Entry{Box: box, ID: id})
 	c.bodies.Remove(bodyKey(box, id))
 	c.mu.Unlock()
+	if c.disk != nil {
+		c.disk.Remove(box, id)
+	}
 	return nil
 }
 
@@ -283,6 +454,10 @@ func (c *Cache) Send(ctx context.Context, s mailbox.Sealed, key string) (mailbox
 	c.mu.Lock()
 	c.patchLocked(mailbox.Sentbox, put, m.Entry)
 	c.bodies.Add(bodyKey(mailbox.Sentbox, m.ID), m)
+	if c.disk != nil {
+		m.Box = mailbox.Sentbox
+		c.disk.Put(m)
+	}
 	if s.To == s.From {
 		c.boxes[mailbox.Inbox].fetchedAt = time.Time{}
 	}
@@ -378,10 +553,18 @@ func (c *Cache) event(box mailbox.Box, ev mailbox.Event) {
 		c.patchLocked(box, put, ev.Message.Entry)
 		if len(ev.Message.Body) > 0 {
 			c.bodies.Add(bodyKey(box, ev.Message.ID), *ev.Message)
+			if c.disk != nil {
+				m := *ev.Message
+				m.Box = box
+				c.disk.Put(m)
+			}
 		}
 	case mailbox.EventDelete:
 		c.patchLocked(box, remove, mailbox.Entry{Box: box, ID: ev.ID})
 		c.bodies.Remove(bodyKey(box, ev.ID))
+		if c.disk != nil {
+			c.disk.Remove(box, ev.ID)
+		}
 	case mailbox.EventReconnected:
 		c.watching[box] = true
 		c.patchLocked(box, invalidate, mailbox.Entry{})

@@ -13,6 +13,7 @@ import (
 	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hubd/hubdtest"
+	"github.com/hubfs/hubfs/identity"
 	"github.com/hubfs/hubfs/mailbox"
 	"github.com/hubfs/hubfs/mailbox/hubmail"
 	"github.com/hubfs/hubfs/mailbox/mailboxtest"
@@ -22,7 +23,8 @@ import (
 // that tests can stop, restart and tamper with it.
 type fixture struct {
 	*mailboxtest.Fixture
-	hub *hubdtest.Hub
+	hub     *hubdtest.Hub
+	mailbox *identity.ThreadID // Alice's, once a test asked
 }
 
 func newFixture(t *testing.T, cfg mailbox.Config) *fixture {

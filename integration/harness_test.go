@@ -111,8 +111,10 @@ func (u *user) stateDir() string { return filepath.Join(filepath.Dir(u.keyFile),
 // env is the environment that gives the CLI this user's hub credentials:
 // secrets travel in the environment, never in argv.
 func (u *user) env() []string {
-	// The outbox queue lives beside the key, never in the tester's home.
-	env := append(slicesWithout(slicesWithout(os.Environ(), "HUBFS_"), "XDG_STATE_HOME="), "HUBFS_IDENTITY="+u.keyFile, "XDG_STATE_HOME="+u.stateDir())
+	// The outbox queue and the disk cache live beside the key, never in
+	// the tester's home.
+	env := append(slicesWithout(slicesWithout(slicesWithout(os.Environ(), "HUBFS_"), "XDG_STATE_HOME="), "XDG_CACHE_HOME="),
+		"HUBFS_IDENTITY="+u.keyFile, "XDG_STATE_HOME="+u.stateDir(), "XDG_CACHE_HOME="+filepath.Join(filepath.Dir(u.keyFile), "cache"))
 	if u.dataDir != "" {
 		return env
 	}

@@ -33,6 +33,13 @@ type Config struct {
 	// it off. The default is GOMAXPROCS: a first cat * then runs on every
 	// core instead of one message at a time.
 	DecryptAhead int
+	// DiskCacheBytes bounds the ciphertext cache on disk (0: none); it
+	// keeps listings and bodies as the hub sent them under DiskCacheDir, so
+	// a new mount shows what the last one knew at once and reads of mail
+	// seen before work while the hub is down. No DiskCacheDir, no disk
+	// cache: the mount sets it per identity (cache/disk.DefaultDir).
+	DiskCacheBytes int64
+	DiskCacheDir   string
 	// PageSize is the hub listing page size; 0 means the largest a Textile
 	// hub serves.
 	PageSize int
@@ -80,6 +87,7 @@ func DefaultConfig() Config {
 		CiphertextBytes: 64 << 20,
 		PlaintextBytes:  32 << 20,
 		DecryptAhead:    runtime.GOMAXPROCS(0),
+		DiskCacheBytes:  256 << 20,
 		Watch:           true,
 		PollInterval:    DefaultPollInterval,
 		MessageTTL:      time.Hour,
@@ -92,10 +100,14 @@ func DefaultConfig() Config {
 }
 
 // Caches reports whether the config asks for a cache at all: with no
-// listing TTL and no ciphertext budget, the backend is not wrapped.
+// listing TTL, no ciphertext budget and no disk cache, the backend is not
+// wrapped.
 func (c Config) Caches() bool {
-	return c.ListTTL > 0 || c.WatchTTL > 0 || c.CiphertextBytes > 0
+	return c.ListTTL > 0 || c.WatchTTL > 0 || c.CiphertextBytes > 0 || c.DiskCaches()
 }
+
+// DiskCaches reports whether the config asks for the cache on disk.
+func (c Config) DiskCaches() bool { return c.DiskCacheBytes > 0 && c.DiskCacheDir != "" }
 
 // withDefaults fills what the model needs and the caller left unset.
 func (c Config) withDefaults() Config {

@@ -118,6 +118,10 @@ const (
 	// ModePoll: the watch is down; a listing is reused for ListTTL and
 	// both boxes are listed again every poll interval.
 	ModePoll
+	// ModeOffline: the hub does not answer and what the mount shows comes
+	// from the disk cache (Stats.Offline); the model's own mode, kept
+	// underneath, is poll. Shown by Stats.ShownMode.
+	ModeOffline
 )
 
 func (m Mode) String() string {
@@ -126,8 +130,19 @@ func (m Mode) String() string {
 		return "watch"
 	case ModePoll:
 		return "poll"
+	case ModeOffline:
+		return "offline"
 	}
 	return "ttl"
+}
+
+// ShownMode is the mode .hubfs/status shows for the model's mode m:
+// offline while the cache serves from disk because the hub did not answer.
+func (s Stats) ShownMode(m Mode) Mode {
+	if s.Offline {
+		return ModeOffline
+	}
+	return m
 }
 
 // EventKind says what a watch Event reports.
@@ -192,12 +207,19 @@ type Stats struct {
 	DecryptedAhead  int64            `json:"decrypted_ahead"`     // messages opened before anyone read them
 	AheadStops      int64            `json:"decrypt_ahead_stops"` // decrypt-ahead runs stopped by the plaintext budget or the heap bound
 	Online          bool             `json:"online"`
-	Mode            string           `json:"mode"`
-	WatchEvents     int64            `json:"watch_events"`     // hub events applied
-	WatchReconnects int64            `json:"watch_reconnects"` // streams that came back
-	Resyncs         int64            `json:"resyncs"`          // listings forced: at start, after a reconnect, by polls
-	LastError       string           `json:"last_error,omitempty"`
-	LastErrorAt     *time.Time       `json:"last_error_at,omitempty"`
+	// Offline: the hub's last answer to a listing or a fetch was none, and
+	// the cache serves what it holds on disk (mode "offline").
+	Offline         bool       `json:"offline"`
+	DiskHits        int64      `json:"disk_hits"`    // bodies read from the disk cache instead of the hub
+	DiskMisses      int64      `json:"disk_misses"`  // bodies the disk cache did not hold
+	DiskBytes       int64      `json:"disk_bytes"`   // what the disk cache holds
+	DiskDropped     int64      `json:"disk_dropped"` // damaged files removed
+	Mode            string     `json:"mode"`
+	WatchEvents     int64      `json:"watch_events"`     // hub events applied
+	WatchReconnects int64      `json:"watch_reconnects"` // streams that came back
+	Resyncs         int64      `json:"resyncs"`          // listings forced: at start, after a reconnect, by polls
+	LastError       string     `json:"last_error,omitempty"`
+	LastErrorAt     *time.Time `json:"last_error_at,omitempty"`
 }
 
 // Usage is the billing account and usage the hub reports (GetUsage), field

@@ -75,7 +75,8 @@ type Status struct {
 	MailboxID string `json:"mailbox_id"`
 	Online    bool   `json:"online"`
 	// Mode is "watch" (the hub pushes every change), "poll" (the watch is
-	// down: listed every poll interval) or "ttl" (no live updates).
+	// down: listed every poll interval), "ttl" (no live updates) or
+	// "offline" (the hub does not answer: served from the disk cache).
 	Mode         string             `json:"mode"`
 	EventReaders int                `json:"event_readers"` // open .hubfs/events
 	Errors       int                `json:"errors"`        // failed operations since the mount (.hubfs/errors keeps the last ones)
@@ -90,7 +91,7 @@ func (r *Root) statusFile(context.Context) ([]byte, error) {
 		Identity:     r.self.String(),
 		MailboxID:    r.opts.MailboxID,
 		Online:       st.Online,
-		Mode:         r.mb.Mode().String(),
+		Mode:         st.ShownMode(r.mb.Mode()).String(),
 		EventReaders: r.events.Subscribers(),
 		Errors:       r.errors.Total(),
 		Queue:        r.queueStats(),

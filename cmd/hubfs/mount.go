@@ -15,6 +15,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/urfave/cli/v2"
 
+	"github.com/hubfs/hubfs/cache/disk"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/identity"
@@ -54,6 +55,7 @@ func mountCommand() *cli.Command {
 			&cli.DurationFlag{Name: "poll-interval", Value: def.PollInterval, Usage: "while the watch is down: how often both boxes are listed again"},
 			&cli.IntFlag{Name: "event-queue", Value: def.EventQueue, Usage: "events a .hubfs/events reader may fall behind before it loses some (it then reads an overflow line)"},
 			&cli.StringFlag{Name: "ciphertext-cache", Value: sizeValue(def.CiphertextBytes), Usage: "`SIZE` of message bodies kept in RAM (0: none)"},
+			&cli.StringFlag{Name: "disk-cache", Value: sizeValue(def.DiskCacheBytes), Usage: "`SIZE` of listings and message bodies kept on disk as the hub sent them (ciphertext), under $XDG_CACHE_HOME/hubfs/<identity> (0: none)"},
 			&cli.StringFlag{Name: "plaintext-cache", Value: sizeValue(def.PlaintextBytes), Usage: "`SIZE` of decrypted bodies kept in RAM, never on disk (0: none)"},
 			&cli.IntFlag{Name: "decrypt-ahead", Value: def.DecryptAhead, Usage: "workers that decrypt listed messages before they are read, within --plaintext-cache (0: off; default: the CPUs)"},
 			&cli.StringFlag{Name: "max-size", Value: sizeValue(int64(def.MaxMessageSize + identity.Overhead)), Usage: "the hub's message size limit (ciphertext `SIZE`); a larger outbox write fails with EFBIG"},
@@ -106,6 +108,9 @@ func parseMountConfig(c *cli.Context) (dir string, cfg mailbox.Config, err error
 	}
 	if cfg.DecryptAhead = c.Int("decrypt-ahead"); cfg.DecryptAhead < 0 {
 		return "", cfg, usagef("--decrypt-ahead cannot be negative")
+	}
+	if cfg.DiskCacheBytes, err = size("disk-cache"); err != nil {
+		return "", cfg, err
 	}
 	max, err := size("max-size")
 	if err != nil {
@@ -209,6 +214,11 @@ func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness
 	}
 
 	cfg.Logger = logger
+	if cfg.DiskCacheBytes > 0 {
+		if cfg.DiskCacheDir, err = disk.DefaultDir(key.Public().String()); err != nil {
+			return err
+		}
+	}
 	model := hubmail.New(cl, key, mailboxID, cfg)
 	defer model.Close()   // ends decrypt-ahead before the client closes
 	var root *mailfs.Root // set before anything can send, so before any event

@@ -44,10 +44,24 @@ var _ Client = (*hub.Client)(nil)
 // mailboxID is the mailbox thread the watches follow.
 func New(cl Client, key *identity.PrivateKey, mailboxID identity.ThreadID, cfg mailbox.Config) *mailbox.Model {
 	var b mailbox.Backend = NewBackend(cl, mailboxID, cfg)
-	if cfg.Caches() {
-		b = cache.New(b, cfg)
+	if !cfg.Caches() {
+		return mailbox.New(b, NewSealer(key), cfg)
 	}
-	return mailbox.New(b, NewSealer(key), cfg)
+	c := cache.New(b, cfg)
+	m := mailbox.New(c, NewSealer(key), cfg)
+	Prime(m, c)
+	return m
+}
+
+// Prime has m hold the listings c loaded from disk before anything lists
+// through it, so that the first ls of a new mount is answered from them
+// while the mount's first refresh asks the hub (and reports what changed
+// since, as any refresh does). It reads the disk only.
+func Prime(m *mailbox.Model, c *cache.Cache) {
+	for _, box := range c.Warm() {
+		// Answered from memory; a failure only means a cold start.
+		_, _ = m.List(context.Background(), box)
+	}
 }
 
 // Backend is a mailbox.Backend over the hub client. It counts every hub
