@@ -59,6 +59,11 @@ type Backend struct {
 	pageSize  int
 	now       func() time.Time
 	prefetch  *prefetch // bodies a batch brought besides the one asked for
+	// listBodies: listings ask for bodies too. The decrypt-ahead opens
+	// only bodies already in memory and never fetches, so a mount with it
+	// on needs them in the listing to decrypt on every core; without it,
+	// listings are metadata only and bodies come in batches when read.
+	listBodies bool
 
 	mu    sync.Mutex // guards the fields below
 	stats mailbox.Stats
@@ -66,9 +71,11 @@ type Backend struct {
 
 var _ mailbox.Backend = (*Backend)(nil)
 
-// NewBackend makes the backend over cl. Of cfg it reads PageSize and Now.
+// NewBackend makes the backend over cl. Of cfg it reads PageSize, Now and
+// DecryptAhead (on: listings bring bodies, see listBodies).
 func NewBackend(cl Client, mailboxID identity.ThreadID, cfg mailbox.Config) *Backend {
-	b := &Backend{cl: cl, mailboxID: mailboxID, pageSize: cfg.PageSize, now: cfg.Now, prefetch: newPrefetch()}
+	b := &Backend{cl: cl, mailboxID: mailboxID, pageSize: cfg.PageSize, now: cfg.Now, prefetch: newPrefetch(),
+		listBodies: cfg.DecryptAhead > 0}
 	if b.pageSize <= 0 || b.pageSize >= hub.MaxPageSize {
 		b.pageSize = hub.MaxPageSize - 1 // room for the repeated seek message
 	}
@@ -189,14 +196,15 @@ func listOp(box mailbox.Box) string {
 // page the hub refuses as too large) over this backend's page calls. Every
 // listing is new: the version is 0.
 //
-// It asks for metadata only: hubfs serve then sends each message's body
-// size and no body, and Message fetches bodies when they are read. Another
-// Textile hub ignores the request and sends bodies, which the listing then
-// carries as before (the layers above keep them).
+// Unless the decrypt-ahead is on (listBodies), it asks for metadata only:
+// hubfs serve then sends each message's body size and no body, and
+// Message fetches bodies when they are read. Another Textile hub ignores
+// the request and sends bodies, which the listing then carries as before
+// (the layers above keep them).
 func (b *Backend) List(ctx context.Context, box mailbox.Box, _ mailbox.ListOptions) (mailbox.Listing, error) {
 	var all []mailbox.Message
 	for m, err := range hub.Pages(hub.ListOptions{Limit: b.pageSize, Ascending: true}, func(seek string, limit int) ([]hub.UserMessage, error) {
-		return b.page(ctx, box, seek, limit, true)
+		return b.page(ctx, box, seek, limit, !b.listBodies)
 	}) {
 		if err != nil {
 			return mailbox.Listing{}, mark(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hub/hubtest"
@@ -193,6 +194,7 @@ func TestCatStarThroughTheModel(t *testing.T) {
 				}
 			}
 			cfg := mailbox.DefaultConfig()
+			cfg.DecryptAhead = 0 // with it on, listings bring the bodies it opens
 			if !cached {
 				cfg.ListTTL, cfg.WatchTTL, cfg.CiphertextBytes = 0, 0, 0
 			}
@@ -215,5 +217,24 @@ func TestCatStarThroughTheModel(t *testing.T) {
 				t.Errorf("opening %d messages made %d hub calls, want %d", n, got, want)
 			}
 		})
+	}
+}
+
+// TestListBringsBodiesForTheDecryptAhead: the decrypt-ahead opens bodies
+// already in memory only, so with it on a listing asks for them.
+func TestListBringsBodiesForTheDecryptAhead(t *testing.T) {
+	h := hubdtest.Start(t)
+	alice, bob := hubtest.NewUser(t, h), hubtest.NewUser(t, h)
+	if _, err := alice.Client.SendMessage(context.Background(), alice.Key, bob.Key.Public(), bodyOf(3)); err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingClient{Client: bob.Client}
+	b := hubmail.NewBackend(cl, bob.Mailbox, mailbox.Config{DecryptAhead: 2, Now: time.Now})
+	lst, err := b.List(context.Background(), mailbox.Inbox, mailbox.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lst.Messages) != 1 || int64(len(lst.Messages[0].Body)) != lst.Messages[0].Size+identity.Overhead {
+		t.Fatalf("listing with the decrypt-ahead on: %+v, want one message with its body", lst.Messages)
 	}
 }
