@@ -66,7 +66,9 @@ func TestListingIsServedForTheTTL(t *testing.T) {
 }
 
 func TestEntriesComeFromListDataAlone(t *testing.T) {
-	f := newFixture(t, mailbox.Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20})
+	// With decrypt-ahead on (the mount's default) listings carry bodies;
+	// without it hubmail lists metadata only (docs/protocol.md).
+	f := newFixture(t, mailbox.Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20, DecryptAhead: 1})
 	ctx := context.Background()
 	m := f.Bob.Send(t, f.Alice, "twelve bytes")
 	e, err := f.Model.Lookup(ctx, mailbox.Inbox, m.ID)

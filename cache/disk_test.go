@@ -29,8 +29,11 @@ type mount struct {
 
 func (f *fixture) mountDisk(t *testing.T, dir string, bytes int64) *mount {
 	t.Helper()
+	// As a mount runs by default: decrypt-ahead on, so listings carry
+	// bodies (without it hubmail lists metadata only and bodies reach the
+	// disk as they are read).
 	cfg := mailbox.Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20,
-		DiskCacheBytes: bytes, DiskCacheDir: dir, Now: f.Clock.Now}
+		DiskCacheBytes: bytes, DiskCacheDir: dir, Now: f.Clock.Now, DecryptAhead: 1}
 	if f.mailbox == nil {
 		id, err := f.Alice.Client.GetMailboxID(context.Background())
 		if err != nil {
@@ -109,8 +112,9 @@ func TestRemountListsAndReadsFromDiskBeforeTheHubAnswers(t *testing.T) {
 	if n := calls(second.model); n != 0 {
 		t.Errorf("remount made %d hub calls before the refresh answered, want 0", n)
 	}
-	if st := second.model.Stats(); st.DiskHits != 1 {
-		t.Errorf("disk hits = %d, want 1", st.DiskHits)
+	// The read above came from disk (decrypt-ahead may read more there).
+	if st := second.model.Stats(); st.DiskHits < 1 {
+		t.Errorf("disk hits = %d, want the read served from disk", st.DiskHits)
 	}
 
 	close(second.gate.hold)

@@ -165,6 +165,7 @@ func (c *Client) send(ctx context.Context, s Sealed, key string, retry bool) (Us
 		Body:      s.FromBody,
 		Signature: s.FromSignature,
 		CreatedAt: fromNanos(res.GetCreatedAt()),
+		BodySize:  int64(len(s.FromBody)),
 	}, nil
 }
 
@@ -192,7 +193,7 @@ func (c *Client) ListInboxMessages(ctx context.Context, opts InboxListOptions) (
 	if err := checkPage(opts.Seek, opts.Limit); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	req := &hubpb.ListInboxMessagesRequest{Seek: opts.Seek, Limit: int64(opts.Limit), Ascending: opts.Ascending, Status: status}
+	req := &hubpb.ListInboxMessagesRequest{Seek: opts.Seek, Limit: int64(opts.Limit), Ascending: opts.Ascending, Status: status, HubfsWithoutBodies: opts.WithoutBodies}
 	var res *hubpb.ListInboxMessagesResponse
 	err := c.call(ctx, op, mailboxCall, true, nil, func(ctx context.Context) (err error) {
 		res, err = c.users.ListInboxMessages(ctx, req)
@@ -211,7 +212,7 @@ func (c *Client) ListSentboxMessages(ctx context.Context, opts SentboxListOption
 	if err := checkPage(opts.Seek, opts.Limit); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	req := &hubpb.ListSentboxMessagesRequest{Seek: opts.Seek, Limit: int64(opts.Limit), Ascending: opts.Ascending}
+	req := &hubpb.ListSentboxMessagesRequest{Seek: opts.Seek, Limit: int64(opts.Limit), Ascending: opts.Ascending, HubfsWithoutBodies: opts.WithoutBodies}
 	var res *hubpb.ListSentboxMessagesResponse
 	err := c.call(ctx, op, mailboxCall, true, nil, func(ctx context.Context) (err error) {
 		res, err = c.users.ListSentboxMessages(ctx, req)

@@ -31,10 +31,11 @@ const (
 // Status applies to the inbox only (a sentbox has no read state, and asking
 // for read or unread sentbox messages is ErrInvalid).
 type ListOptions struct {
-	Seek      string
-	Limit     int
-	Ascending bool
-	Status    Status
+	Seek          string
+	Limit         int
+	Ascending     bool
+	Status        Status
+	WithoutBodies bool // as in InboxListOptions
 }
 
 // PageFunc lists one page of a box: up to limit messages from seek
@@ -84,12 +85,12 @@ func (c *Client) Message(ctx context.Context, box Box, id string) (UserMessage, 
 func (c *Client) page(ctx context.Context, box Box, o ListOptions) ([]UserMessage, error) {
 	switch box {
 	case Inbox:
-		return c.ListInboxMessages(ctx, InboxListOptions{Seek: o.Seek, Limit: o.Limit, Ascending: o.Ascending, Status: o.Status})
+		return c.ListInboxMessages(ctx, InboxListOptions(o))
 	case Sentbox:
 		if o.Status != StatusAll {
 			return nil, invalidf("list sentbox: a sentbox has no read state")
 		}
-		return c.ListSentboxMessages(ctx, SentboxListOptions{Seek: o.Seek, Limit: o.Limit, Ascending: o.Ascending})
+		return c.ListSentboxMessages(ctx, SentboxListOptions{Seek: o.Seek, Limit: o.Limit, Ascending: o.Ascending, WithoutBodies: o.WithoutBodies})
 	}
 	return nil, invalidf("list: unknown box %d", int(box))
 }
@@ -101,7 +102,7 @@ func (c *Client) InboxMessages(ctx context.Context, opts InboxListOptions) iter.
 
 // SentboxMessages walks the whole sentbox as Messages does.
 func (c *Client) SentboxMessages(ctx context.Context, opts SentboxListOptions) iter.Seq2[UserMessage, error] {
-	return c.Messages(ctx, Sentbox, ListOptions{Seek: opts.Seek, Limit: opts.Limit, Ascending: opts.Ascending})
+	return c.Messages(ctx, Sentbox, ListOptions{Seek: opts.Seek, Limit: opts.Limit, Ascending: opts.Ascending, WithoutBodies: opts.WithoutBodies})
 }
 
 // walk pages through a box with an inclusive seek: every page after the

@@ -14,17 +14,26 @@ type UserMessage struct {
 	ID        string // a lower-case ULID minted by the hub
 	From      string // sender's public-key string
 	To        string // recipient's public-key string
-	Body      []byte
+	Body      []byte // nil in a listing without bodies (WithoutBodies)
 	Signature []byte
 	CreatedAt time.Time
 	ReadAt    time.Time // zero while unread; always zero in a sentbox
+	// BodySize is the ciphertext's length: len(Body) when the body came,
+	// else what hubfs serve said in a listing without bodies. 0 when
+	// neither is known (another hub that sent no body).
+	BodySize int64
 }
 
 // Size is the plaintext length, known without decrypting: every body is
-// the plaintext plus identity.Overhead bytes. It is 0 for a body too short
-// to be valid, which Open then reports.
+// the plaintext plus identity.Overhead bytes. It reads the body when there
+// is one and BodySize when not. It is 0 for a body too short to be valid,
+// which Open then reports.
 func (m UserMessage) Size() int64 {
-	return max(int64(len(m.Body))-identity.Overhead, 0)
+	n := m.BodySize
+	if len(m.Body) > 0 {
+		n = int64(len(m.Body))
+	}
+	return max(n-identity.Overhead, 0)
 }
 
 // Unread reports whether an inbox message has not been marked read.
@@ -62,13 +71,19 @@ type InboxListOptions struct {
 	Limit     int
 	Ascending bool
 	Status    Status
+	// WithoutBodies asks for metadata only: messages without Body, with
+	// BodySize. hubfs serve honours it (hubfs_without_bodies, our field);
+	// other Textile hubs ignore it and send bodies, so a caller must take
+	// either answer.
+	WithoutBodies bool
 }
 
 // SentboxListOptions is InboxListOptions for a sentbox, which has no read state.
 type SentboxListOptions struct {
-	Seek      string
-	Limit     int
-	Ascending bool
+	Seek          string
+	Limit         int
+	Ascending     bool
+	WithoutBodies bool // as in InboxListOptions
 }
 
 // UsageOptions selects whose usage GetUsage reports: the caller's, or that
@@ -179,6 +194,10 @@ type MailboxEvent struct {
 }
 
 func messageFromPB(m *hubpb.Message) UserMessage {
+	size := int64(len(m.GetBody()))
+	if size == 0 {
+		size = max(m.GetHubfsBodySize(), 0) // a listing without bodies
+	}
 	return UserMessage{
 		ID:        m.GetId(),
 		From:      m.GetFrom(),
@@ -187,6 +206,7 @@ func messageFromPB(m *hubpb.Message) UserMessage {
 		Signature: m.GetSignature(),
 		CreatedAt: fromNanos(m.GetCreatedAt()),
 		ReadAt:    fromNanos(m.GetReadAt()),
+		BodySize:  size,
 	}
 }
 

@@ -287,6 +287,7 @@ func eventFromPB(r *hubpb.ListenReply) MailboxEvent {
 		Body:      in.Body,
 		Signature: in.Signature,
 		CreatedAt: fromNanos(in.CreatedAt),
+		BodySize:  int64(len(in.Body)),
 	}
 	if in.ReadAt != nil {
 		ev.Message.ReadAt = fromNanos(*in.ReadAt)

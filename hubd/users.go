@@ -238,6 +238,17 @@ func messageReply(m Message) *hubpb.Message {
 	return &hubpb.Message{Id: m.ID, From: m.From, To: m.To, Body: m.Body, Signature: m.Signature, CreatedAt: m.CreatedAt, ReadAt: m.ReadAt}
 }
 
+// listedReply is a listed message's reply. A page asked without bodies
+// carries each body's size instead; one asked with bodies is the reply
+// every Textile client knows, byte for byte.
+func listedReply(m Message, withoutBodies bool) *hubpb.Message {
+	r := messageReply(m)
+	if withoutBodies {
+		r.HubfsBodySize = m.BodySize
+	}
+	return r
+}
+
 func (u *usersService) list(ctx context.Context, q Query) ([]*hubpb.Message, error) {
 	if err := u.hasMailbox(ctx, q.Owner); err != nil {
 		return nil, err
@@ -253,7 +264,7 @@ func (u *usersService) list(ctx context.Context, q Query) ([]*hubpb.Message, err
 	}
 	out := make([]*hubpb.Message, len(msgs))
 	for i, m := range msgs {
-		out[i] = messageReply(m)
+		out[i] = listedReply(m, q.WithoutBodies)
 	}
 	return out, nil
 }
@@ -264,6 +275,7 @@ func (u *usersService) ListInboxMessages(ctx context.Context, req *hubpb.ListInb
 	if err != nil {
 		return nil, err
 	}
+	q.WithoutBodies = req.GetHubfsWithoutBodies() // our extension; other hubs ignore it
 	switch st := req.GetStatus(); st {
 	case hubpb.ListInboxMessagesRequest_STATUS_UNSPECIFIED, hubpb.ListInboxMessagesRequest_STATUS_ALL:
 		// The JS client sends 0 for ALL (protocol.md §1.1).
@@ -289,6 +301,7 @@ func (u *usersService) ListSentboxMessages(ctx context.Context, req *hubpb.ListS
 	if err != nil {
 		return nil, err
 	}
+	q.WithoutBodies = req.GetHubfsWithoutBodies() // our extension; other hubs ignore it
 	msgs, err := u.list(ctx, q)
 	if err != nil {
 		return nil, err

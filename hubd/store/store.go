@@ -165,6 +165,10 @@ type Message struct {
 	Signature []byte
 	CreatedAt int64 // Unix ns
 	ReadAt    int64 // Unix ns, 0 = unread; always 0 in the sentbox
+	// BodySize is the body's length in bytes. ListMessages sets it on
+	// every message it returns, with or without the body
+	// (Query.WithoutBodies).
+	BodySize int64
 }
 
 // Query selects a page of one mailbox collection. Seek is inclusive. The
@@ -180,6 +184,11 @@ type Query struct {
 	// store stops reading with ErrTooLarge once past it, so a page of
 	// 10,000 large messages never sits in memory. 0 = no bound.
 	MaxBytes int
+	// WithoutBodies asks for metadata only: each message's Body is nil
+	// and its BodySize set, read without reading the body, and MaxBytes
+	// (PageSize of a message without its body) then counts metadata
+	// only, so a page of 10,000 fits however large the bodies are.
+	WithoutBodies bool
 }
 
 // PageRowOverhead is a message's protobuf framing beyond its bytes and

@@ -72,6 +72,12 @@ type Backend struct {
 	mailboxID identity.ThreadID
 	pageSize  int
 	now       func() time.Time
+	prefetch  *prefetch // bodies a batch brought besides the one asked for
+	// listBodies: listings ask for bodies too. The decrypt-ahead opens
+	// only bodies already in memory and never fetches, so a mount with it
+	// on needs them in the listing to decrypt on every core; without it,
+	// listings are metadata only and bodies come in batches when read.
+	listBodies bool
 
 	mu    sync.Mutex // guards the fields below
 	stats mailbox.Stats
@@ -79,9 +85,11 @@ type Backend struct {
 
 var _ mailbox.Backend = (*Backend)(nil)
 
-// NewBackend makes the backend over cl. Of cfg it reads PageSize and Now.
+// NewBackend makes the backend over cl. Of cfg it reads PageSize, Now and
+// DecryptAhead (on: listings bring bodies, see listBodies).
 func NewBackend(cl Client, mailboxID identity.ThreadID, cfg mailbox.Config) *Backend {
-	b := &Backend{cl: cl, mailboxID: mailboxID, pageSize: cfg.PageSize, now: cfg.Now}
+	b := &Backend{cl: cl, mailboxID: mailboxID, pageSize: cfg.PageSize, now: cfg.Now, prefetch: newPrefetch(),
+		listBodies: cfg.DecryptAhead > 0}
 	if b.pageSize <= 0 || b.pageSize >= hub.MaxPageSize {
 		b.pageSize = hub.MaxPageSize - 1 // room for the repeated seek message
 	}
@@ -201,10 +209,16 @@ func listOp(box mailbox.Box) string {
 // List lists a whole box, oldest first, with hub's pager (which halves a
 // page the hub refuses as too large) over this backend's page calls. Every
 // listing is new: the version is 0.
+//
+// Unless the decrypt-ahead is on (listBodies), it asks for metadata only:
+// hubfs serve then sends each message's body size and no body, and
+// Message fetches bodies when they are read. Another Textile hub ignores
+// the request and sends bodies, which the listing then carries as before
+// (the layers above keep them).
 func (b *Backend) List(ctx context.Context, box mailbox.Box, _ mailbox.ListOptions) (mailbox.Listing, error) {
 	var all []mailbox.Message
 	for m, err := range hub.Pages(hub.ListOptions{Limit: b.pageSize, Ascending: true}, func(seek string, limit int) ([]hub.UserMessage, error) {
-		return b.page(ctx, box, seek, limit)
+		return b.page(ctx, box, seek, limit, !b.listBodies)
 	}) {
 		if err != nil {
 			return mailbox.Listing{}, mark(err)
@@ -214,44 +228,68 @@ func (b *Backend) List(ctx context.Context, box mailbox.Box, _ mailbox.ListOptio
 	return mailbox.Listing{Messages: all}, nil
 }
 
-func (b *Backend) page(ctx context.Context, box mailbox.Box, seek string, limit int) ([]hub.UserMessage, error) {
+func (b *Backend) page(ctx context.Context, box mailbox.Box, seek string, limit int, withoutBodies bool) ([]hub.UserMessage, error) {
 	var (
 		page []hub.UserMessage
 		err  error
 	)
 	if box == mailbox.Inbox {
-		page, err = b.cl.ListInboxMessages(ctx, hub.InboxListOptions{Seek: seek, Limit: limit, Ascending: true})
+		page, err = b.cl.ListInboxMessages(ctx, hub.InboxListOptions{Seek: seek, Limit: limit, Ascending: true, WithoutBodies: withoutBodies})
 	} else {
-		page, err = b.cl.ListSentboxMessages(ctx, hub.SentboxListOptions{Seek: seek, Limit: limit, Ascending: true})
+		page, err = b.cl.ListSentboxMessages(ctx, hub.SentboxListOptions{Seek: seek, Limit: limit, Ascending: true, WithoutBodies: withoutBodies})
 	}
 	b.called(listOp(box), err)
 	return page, err
 }
 
-// Message fetches one message with its body.
+// Message returns one message with its body: from the prefetch buffer if
+// a batch brought it, else by fetching a batch, one page of bodies from id
+// on (seek is inclusive), whose first message is the one asked for and the
+// rest are buffered for the reads that follow. Under OnlyIfCached only the
+// buffer answers.
 func (b *Backend) Message(ctx context.Context, box mailbox.Box, id string) (mailbox.Message, error) {
+	if m, ok := b.prefetch.take(box, id); ok {
+		return m, nil
+	}
 	if mailbox.IsOnlyIfCached(ctx) {
 		return mailbox.Message{}, fmt.Errorf("%s/%s: %w", box, id, mailbox.ErrNotCached)
 	}
-	m, err := b.cl.Message(ctx, hubBox(box), id)
-	callErr := err
-	if errors.Is(err, hub.ErrNotFound) && hub.Code(err) == "" {
-		callErr = nil // the page came back without the message: the call worked
+	if err := hub.CheckMessageID(id); err != nil {
+		return mailbox.Message{}, mark(fmt.Errorf("get %s message: %w: %v", box, hub.ErrInvalid, err))
 	}
-	b.called(listOp(box), callErr) // a one-message page is one list call
-	if err != nil {
-		return mailbox.Message{}, mark(err)
+	limit := batchSize
+	for {
+		page, err := b.page(ctx, box, id, limit, false)
+		if errors.Is(err, hub.ErrTooLarge) && limit > 1 {
+			limit /= 2 // large bodies: a smaller batch fits the hub's reply budget
+			continue
+		}
+		if err != nil {
+			return mailbox.Message{}, mark(err)
+		}
+		if len(page) == 0 || page[0].ID != id {
+			return mailbox.Message{}, mark(fmt.Errorf("%s/%s: %w", box, id, hub.ErrNotFound))
+		}
+		rest := make([]mailbox.Message, 0, len(page)-1)
+		for _, m := range page[1:] {
+			if len(m.Body) > 0 && m.ID > id {
+				rest = append(rest, messageOf(box, m))
+			}
+		}
+		b.prefetch.add(box, rest)
+		return messageOf(box, page[0]), nil
 	}
-	return messageOf(box, m), nil
 }
 
 func (b *Backend) MarkRead(ctx context.Context, id string) (time.Time, error) {
+	b.prefetch.forget(mailbox.Inbox, id) // its read time changes
 	at, err := b.cl.ReadInboxMessage(ctx, id)
 	b.called("ReadInboxMessage", err)
 	return at, mark(err)
 }
 
 func (b *Backend) Delete(ctx context.Context, box mailbox.Box, id string) error {
+	b.prefetch.forget(box, id)
 	var err error
 	if box == mailbox.Inbox {
 		err = b.cl.DeleteInboxMessage(ctx, id)
@@ -331,6 +369,9 @@ func (b *Backend) Watch(ctx context.Context, box mailbox.Box, fn func(mailbox.Ev
 
 func (b *Backend) event(box mailbox.Box, ev hub.MailboxEvent) mailbox.Event {
 	out := mailbox.Event{ID: ev.MessageID, Err: mark(ev.Err)}
+	if ev.MessageID != "" {
+		b.prefetch.forget(box, ev.MessageID) // saved (read) or deleted: the buffered copy is stale
+	}
 	switch ev.Type {
 	case hub.MailboxEventCreate:
 		out.Kind = mailbox.EventCreate

@@ -403,14 +403,18 @@ func (x *SetupMailboxResponse) GetMailboxId() []byte {
 }
 
 type Message struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	From          string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
-	To            string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
-	Body          []byte                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
-	Signature     []byte                 `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
-	CreatedAt     int64                  `protobuf:"varint,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	ReadAt        int64                  `protobuf:"varint,7,opt,name=read_at,json=readAt,proto3" json:"read_at,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	From      string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To        string                 `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	Body      []byte                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	Signature []byte                 `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	CreatedAt int64                  `protobuf:"varint,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ReadAt    int64                  `protobuf:"varint,7,opt,name=read_at,json=readAt,proto3" json:"read_at,omitempty"`
+	// hubfs_body_size is the body's length in bytes (the ciphertext), set by
+	// hubfs serve on every listed message; a listing asked without bodies
+	// (hubfs_without_bodies) carries it and no body. Other hubs leave it 0.
+	HubfsBodySize int64 `protobuf:"varint,1001,opt,name=hubfs_body_size,json=hubfsBodySize,proto3" json:"hubfs_body_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -490,6 +494,13 @@ func (x *Message) GetCreatedAt() int64 {
 func (x *Message) GetReadAt() int64 {
 	if x != nil {
 		return x.ReadAt
+	}
+	return 0
+}
+
+func (x *Message) GetHubfsBodySize() int64 {
+	if x != nil {
+		return x.HubfsBodySize
 	}
 	return 0
 }
@@ -623,13 +634,17 @@ func (x *SendMessageResponse) GetCreatedAt() int64 {
 }
 
 type ListInboxMessagesRequest struct {
-	state         protoimpl.MessageState          `protogen:"open.v1"`
-	Seek          string                          `protobuf:"bytes,1,opt,name=seek,proto3" json:"seek,omitempty"`
-	Limit         int64                           `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
-	Ascending     bool                            `protobuf:"varint,3,opt,name=ascending,proto3" json:"ascending,omitempty"`
-	Status        ListInboxMessagesRequest_Status `protobuf:"varint,4,opt,name=status,proto3,enum=api.usersd.pb.ListInboxMessagesRequest_Status" json:"status,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState          `protogen:"open.v1"`
+	Seek      string                          `protobuf:"bytes,1,opt,name=seek,proto3" json:"seek,omitempty"`
+	Limit     int64                           `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Ascending bool                            `protobuf:"varint,3,opt,name=ascending,proto3" json:"ascending,omitempty"`
+	Status    ListInboxMessagesRequest_Status `protobuf:"varint,4,opt,name=status,proto3,enum=api.usersd.pb.ListInboxMessagesRequest_Status" json:"status,omitempty"`
+	// hubfs_without_bodies asks hubfs serve for metadata only: each message
+	// without its body, with hubfs_body_size. Other Textile hubs ignore the
+	// unknown field and answer with bodies as before.
+	HubfsWithoutBodies bool `protobuf:"varint,1001,opt,name=hubfs_without_bodies,json=hubfsWithoutBodies,proto3" json:"hubfs_without_bodies,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ListInboxMessagesRequest) Reset() {
@@ -690,6 +705,13 @@ func (x *ListInboxMessagesRequest) GetStatus() ListInboxMessagesRequest_Status {
 	return ListInboxMessagesRequest_STATUS_UNSPECIFIED
 }
 
+func (x *ListInboxMessagesRequest) GetHubfsWithoutBodies() bool {
+	if x != nil {
+		return x.HubfsWithoutBodies
+	}
+	return false
+}
+
 type ListInboxMessagesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Messages      []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
@@ -735,12 +757,14 @@ func (x *ListInboxMessagesResponse) GetMessages() []*Message {
 }
 
 type ListSentboxMessagesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seek          string                 `protobuf:"bytes,1,opt,name=seek,proto3" json:"seek,omitempty"`
-	Limit         int64                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
-	Ascending     bool                   `protobuf:"varint,3,opt,name=ascending,proto3" json:"ascending,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Seek      string                 `protobuf:"bytes,1,opt,name=seek,proto3" json:"seek,omitempty"`
+	Limit     int64                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Ascending bool                   `protobuf:"varint,3,opt,name=ascending,proto3" json:"ascending,omitempty"`
+	// As in ListInboxMessagesRequest.
+	HubfsWithoutBodies bool `protobuf:"varint,1001,opt,name=hubfs_without_bodies,json=hubfsWithoutBodies,proto3" json:"hubfs_without_bodies,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ListSentboxMessagesRequest) Reset() {
@@ -790,6 +814,13 @@ func (x *ListSentboxMessagesRequest) GetLimit() int64 {
 func (x *ListSentboxMessagesRequest) GetAscending() bool {
 	if x != nil {
 		return x.Ascending
+	}
+	return false
+}
+
+func (x *ListSentboxMessagesRequest) GetHubfsWithoutBodies() bool {
+	if x != nil {
+		return x.HubfsWithoutBodies
 	}
 	return false
 }
@@ -1789,7 +1820,7 @@ const file_usersd_proto_rawDesc = "" +
 	"\x13SetupMailboxRequest\"5\n" +
 	"\x14SetupMailboxResponse\x12\x1d\n" +
 	"\n" +
-	"mailbox_id\x18\x01 \x01(\fR\tmailboxId\"\xa7\x01\n" +
+	"mailbox_id\x18\x01 \x01(\fR\tmailboxId\"\xd0\x01\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
@@ -1798,7 +1829,8 @@ const file_usersd_proto_rawDesc = "" +
 	"\tsignature\x18\x05 \x01(\fR\tsignature\x12\x1d\n" +
 	"\n" +
 	"created_at\x18\x06 \x01(\x03R\tcreatedAt\x12\x17\n" +
-	"\aread_at\x18\a \x01(\x03R\x06readAt\"\xa4\x01\n" +
+	"\aread_at\x18\a \x01(\x03R\x06readAt\x12'\n" +
+	"\x0fhubfs_body_size\x18\xe9\a \x01(\x03R\rhubfsBodySize\"\xa4\x01\n" +
 	"\x12SendMessageRequest\x12\x0e\n" +
 	"\x02to\x18\x01 \x01(\tR\x02to\x12\x17\n" +
 	"\ato_body\x18\x02 \x01(\fR\x06toBody\x12!\n" +
@@ -1808,12 +1840,13 @@ const file_usersd_proto_rawDesc = "" +
 	"\x13SendMessageResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
-	"created_at\x18\x02 \x01(\x03R\tcreatedAt\"\x80\x02\n" +
+	"created_at\x18\x02 \x01(\x03R\tcreatedAt\"\xb3\x02\n" +
 	"\x18ListInboxMessagesRequest\x12\x12\n" +
 	"\x04seek\x18\x01 \x01(\tR\x04seek\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x03R\x05limit\x12\x1c\n" +
 	"\tascending\x18\x03 \x01(\bR\tascending\x12F\n" +
-	"\x06status\x18\x04 \x01(\x0e2..api.usersd.pb.ListInboxMessagesRequest.StatusR\x06status\"T\n" +
+	"\x06status\x18\x04 \x01(\x0e2..api.usersd.pb.ListInboxMessagesRequest.StatusR\x06status\x121\n" +
+	"\x14hubfs_without_bodies\x18\xe9\a \x01(\bR\x12hubfsWithoutBodies\"T\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1821,11 +1854,12 @@ const file_usersd_proto_rawDesc = "" +
 	"\vSTATUS_READ\x10\x02\x12\x11\n" +
 	"\rSTATUS_UNREAD\x10\x03\"O\n" +
 	"\x19ListInboxMessagesResponse\x122\n" +
-	"\bmessages\x18\x01 \x03(\v2\x16.api.usersd.pb.MessageR\bmessages\"d\n" +
+	"\bmessages\x18\x01 \x03(\v2\x16.api.usersd.pb.MessageR\bmessages\"\x97\x01\n" +
 	"\x1aListSentboxMessagesRequest\x12\x12\n" +
 	"\x04seek\x18\x01 \x01(\tR\x04seek\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x03R\x05limit\x12\x1c\n" +
-	"\tascending\x18\x03 \x01(\bR\tascending\"Q\n" +
+	"\tascending\x18\x03 \x01(\bR\tascending\x121\n" +
+	"\x14hubfs_without_bodies\x18\xe9\a \x01(\bR\x12hubfsWithoutBodies\"Q\n" +
 	"\x1bListSentboxMessagesResponse\x122\n" +
 	"\bmessages\x18\x01 \x03(\v2\x16.api.usersd.pb.MessageR\bmessages\")\n" +
 	"\x17ReadInboxMessageRequest\x12\x0e\n" +

@@ -41,6 +41,7 @@ func Run(t *testing.T, s Suite) {
 		{"Seek", testSeek},
 		{"StatusFilter", testStatusFilter},
 		{"MaxBytes", testMaxBytes},
+		{"WithoutBodies", testWithoutBodies},
 		{"MarkRead", testMarkRead},
 		{"Delete", testDelete},
 		{"IDsIncreaseAfterDelete", testIDsIncreaseAfterDelete},
@@ -293,6 +294,70 @@ func testMaxBytes(t *testing.T, st store.Store) {
 	}
 	if got := list(t, st, store.Query{Box: store.Inbox, Owner: b, Limit: 9, MaxBytes: size - 1}); len(got) != 9 {
 		t.Fatalf("a shorter page within MaxBytes: %d messages", len(got))
+	}
+}
+
+// testWithoutBodies: a listing without bodies has every message's
+// metadata and body size and no body, in both boxes and with seek and
+// filter; its MaxBytes counts metadata only, so a page whose bodies are
+// over the budget fits; a listing with bodies reports the size too.
+func testWithoutBodies(t *testing.T, st store.Store) {
+	a, b := owner(), owner()
+	big := make([]byte, 64<<10)
+	var sends []store.Send
+	for i := range 6 {
+		s := sendOf(a, b, i)
+		s.ToBody = append(big[:i*1000:i*1000], s.ToBody...)
+		sends = append(sends, s)
+	}
+	for _, s := range sends {
+		add(t, st, s)
+	}
+	if _, err := st.MarkRead(ctx, b, list(t, st, store.Query{Box: store.Inbox, Owner: b, Ascending: true})[1].ID, 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, box := range []store.Box{store.Inbox, store.Sentbox} {
+		o := b
+		if box == store.Sentbox {
+			o = a
+		}
+		full := list(t, st, store.Query{Box: box, Owner: o, Ascending: true})
+		bare := list(t, st, store.Query{Box: box, Owner: o, Ascending: true, WithoutBodies: true})
+		if len(full) != len(sends) || len(bare) != len(full) {
+			t.Fatalf("%s: %d with bodies, %d without; want %d", box, len(full), len(bare), len(sends))
+		}
+		meta := 0
+		for i, m := range bare {
+			f := full[i]
+			if f.BodySize != int64(len(f.Body)) {
+				t.Errorf("%s %s with its body: BodySize %d, body %d bytes", box, f.ID, f.BodySize, len(f.Body))
+			}
+			if m.Body != nil || m.BodySize != int64(len(f.Body)) {
+				t.Errorf("%s %s without bodies: body %d bytes (nil %v), BodySize %d; want nil and %d", box, m.ID, len(m.Body), m.Body == nil, m.BodySize, len(f.Body))
+			}
+			f.Body = nil
+			if !equal(m, f) {
+				t.Errorf("%s without bodies: %+v, want %+v", box, m, f)
+			}
+			meta += store.PageSize(m)
+		}
+		got := list(t, st, store.Query{Box: box, Owner: o, Ascending: true, WithoutBodies: true, MaxBytes: meta})
+		if len(got) != len(sends) {
+			t.Errorf("%s: a metadata page of exactly MaxBytes: %d messages, want %d", box, len(got), len(sends))
+		}
+		if _, err := st.ListMessages(ctx, store.Query{Box: box, Owner: o, Limit: 100, WithoutBodies: true, MaxBytes: meta - 1}); !errors.Is(err, store.ErrTooLarge) {
+			t.Errorf("%s: a metadata page one byte over MaxBytes: %v, want ErrTooLarge", box, err)
+		}
+		if _, err := st.ListMessages(ctx, store.Query{Box: box, Owner: o, Limit: 100, MaxBytes: meta}); !errors.Is(err, store.ErrTooLarge) {
+			t.Errorf("%s: the same budget with bodies: %v, want ErrTooLarge", box, err)
+		}
+		seek := list(t, st, store.Query{Box: box, Owner: o, Seek: full[3].ID, Limit: 2, WithoutBodies: true})
+		wantIDs(t, box.String()+" seek without bodies", idsOf(seek), []string{full[3].ID, full[2].ID})
+	}
+	read := true
+	got := list(t, st, store.Query{Box: store.Inbox, Owner: b, Read: &read, WithoutBodies: true})
+	if len(got) != 1 || got[0].Body != nil || got[0].BodySize != int64(len(sends[1].ToBody)) {
+		t.Errorf("read inbox messages without bodies: %+v", got)
 	}
 }
 
