@@ -44,17 +44,9 @@ func (c *Client) GetMailboxID(ctx context.Context) (identity.ThreadID, error) {
 	return t.ID, err
 }
 
-// Sealed is a message ready to send: both encrypted copies (to the
-// recipient and to the sender) and the sender's signatures over them. It
-// holds no plaintext, so it may be kept on disk while it waits for the hub.
-type Sealed struct {
-	From          string `json:"from"` // the sender's public key string
-	To            string `json:"to"`   // the recipient's public key string
-	ToBody        []byte `json:"to_body"`
-	ToSignature   []byte `json:"to_signature"`
-	FromBody      []byte `json:"from_body"`
-	FromSignature []byte `json:"from_signature"`
-}
+// Sealed is a message ready to send (wire.Sealed): both encrypted copies
+// and their signatures, no plaintext.
+type Sealed = wire.Sealed
 
 // Seal encrypts body to the recipient and to the sender and signs both
 // copies with the sender's key.

@@ -39,17 +39,10 @@ type Message struct {
 	Signature []byte
 }
 
-// Sealed is a message ready to send: both encrypted copies and the sender's
-// signatures over them, no plaintext (it may wait on disk). Its fields and
-// JSON names are hub.Sealed's, so the two convert into each other.
-type Sealed struct {
-	From          string `json:"from"` // the sender's public key string
-	To            string `json:"to"`   // the recipient's public key string
-	ToBody        []byte `json:"to_body"`
-	ToSignature   []byte `json:"to_signature"`
-	FromBody      []byte `json:"from_body"`
-	FromSignature []byte `json:"from_signature"`
-}
+// Sealed is a message ready to send (wire.Sealed): both encrypted copies
+// and the sender's signatures, never plaintext, so the queue may keep it on
+// disk.
+type Sealed = wire.Sealed
 
 // Thread is one of the user's threads (thread DBs), the mailbox included.
 type Thread struct {

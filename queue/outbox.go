@@ -192,7 +192,7 @@ func NewItem(key identity.Identity, to *identity.PublicKey, body []byte, hubAddr
 		QueuedAt: now.UTC(),
 		Hub:      hubAddr,
 		Key:      hub.NewIdempotencyKey(),
-		Sealed:   mailbox.Sealed(sealed),
+		Sealed:   sealed,
 	}, nil
 }
 

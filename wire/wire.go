@@ -60,6 +60,19 @@ const ReplySlack = 64 << 10
 // carrying a message of MaxMessageSize, whose body JSON holds as base64.
 const MaxReceiveSize = (MaxMessageSize+2)/3*4 + ReplySlack
 
+// Sealed is a message ready to send: both encrypted copies (to the
+// recipient and to the sender) and the sender's signatures over them, the
+// content of a SendMessageRequest. It holds no plaintext, so it may wait on
+// disk for the hub: its JSON names are the outbox queue's file format.
+type Sealed struct {
+	From          string `json:"from"` // the sender's public key string
+	To            string `json:"to"`   // the recipient's public key string
+	ToBody        []byte `json:"to_body"`
+	ToSignature   []byte `json:"to_signature"`
+	FromBody      []byte `json:"from_body"`
+	FromSignature []byte `json:"from_signature"`
+}
+
 // CheckMessageID says what is wrong with id as a message id, or nil: a
 // message id is a 26-character ULID. Hubs send it in lower case; the check
 // accepts either case, as a client reading another hub's replies must.

@@ -86,7 +86,7 @@ func sendOrQueue(c *cli.Context, to *identity.PublicKey, body []byte) error {
 		defer sess.Close()
 		var m hub.UserMessage
 		if m, err = sess.send(c, func() (hub.UserMessage, error) {
-			return sess.cl.SendSealed(c.Context, hub.Sealed(it.Sealed), it.Key)
+			return sess.cl.SendSealed(c.Context, it.Sealed, it.Key)
 		}); err == nil {
 			_, err = fmt.Fprintln(c.App.Writer, m.ID)
 			return err

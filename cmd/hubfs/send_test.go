@@ -112,6 +112,6 @@ func TestSendQueue(t *testing.T) {
 type sealedSender struct{ cl *hub.Client }
 
 func (s sealedSender) SendSealed(ctx context.Context, m mailbox.Sealed, key string, plain []byte) (string, error) {
-	um, err := s.cl.SendSealed(ctx, hub.Sealed(m), key)
+	um, err := s.cl.SendSealed(ctx, m, key)
 	return um.ID, err
 }

@@ -302,7 +302,7 @@ func (b *Backend) Delete(ctx context.Context, box mailbox.Box, id string) error 
 }
 
 func (b *Backend) Send(ctx context.Context, s mailbox.Sealed, key string) (mailbox.Message, error) {
-	m, err := b.cl.SendSealed(ctx, hub.Sealed(s), key)
+	m, err := b.cl.SendSealed(ctx, s, key)
 	b.called("SendMessage", err)
 	if err != nil {
 		return mailbox.Message{}, mark(err)

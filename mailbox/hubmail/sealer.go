@@ -22,7 +22,7 @@ func (s Sealer) Self() *identity.PublicKey { return s.key.Public() }
 
 func (s Sealer) Seal(to *identity.PublicKey, body []byte) (mailbox.Sealed, error) {
 	sealed, err := hub.Seal(s.key, to, body)
-	return mailbox.Sealed(sealed), mark(err)
+	return sealed, mark(err)
 }
 
 func (s Sealer) Open(m mailbox.Message) ([]byte, error) {
