@@ -20,7 +20,7 @@ func TestImportArrows(t *testing.T) {
 		}
 		return strings.Fields(string(out))
 	}
-	client := []string{"hub", "cache", "mailfs", "mailbox", "queue", "events", "internal"}
+	client := []string{"hub", "cache", "mailfs", "mailbox", "queue", "events", "internal", "contacts"}
 	server := []string{"hubd"}
 	forbid := func(from []string, banned []string) {
 		t.Helper()
@@ -53,6 +53,12 @@ func TestImportArrows(t *testing.T) {
 		if strings.HasPrefix(d, "google.golang.org/grpc") || d == mod+"wire/pb" ||
 			strings.HasPrefix(d, mod+"hubd") && d != mod+"hubd/threaddb" && d != mod+"hubd/store" {
 			t.Errorf("hubd/threaddb depends on %s", d)
+		}
+	}
+	// The address book is a file and its parser: of ours, only identity.
+	for _, d := range deps("../contacts") {
+		if strings.HasPrefix(d, mod) && d != mod+"contacts" && d != mod+"identity" {
+			t.Errorf("contacts depends on %s", d)
 		}
 	}
 }

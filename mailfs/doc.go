@@ -5,7 +5,8 @@
 // The tree is a contract (issue 5, docs/semantics.md):
 //
 //	inbox/<id>  unread/<id>  sentbox/<id>   one read-only file per message
-//	outbox/<public key>                     write to send, close to deliver
+//	outbox/<public key or contact name>     write to send, close to deliver
+//	contacts/<name>                         the address book: the key, read-only
 //	queued/<local id>                       messages waiting for the hub; rm cancels
 //	threads/<name>/{id,info.json}           mkdir/rmdir create and delete threads
 //	.hubfs/{identity,status,usage,errors}   control files

@@ -92,6 +92,13 @@ func mountOver(t *testing.T, h *hubdtest.Hub, cfg mailbox.Config, over func(*hub
 // mountWith is mountOver with the kernel-facing options given.
 func mountWith(t *testing.T, h *hubdtest.Hub, cfg mailbox.Config, over func(*hub.Client) hubmail.Client, mo MountOptions) *testMount {
 	t.Helper()
+	return mountOpts(t, h, cfg, over, mo, Options{})
+}
+
+// mountOpts is mountWith with the tree's options given; the owner and the
+// outbox are the test mount's own.
+func mountOpts(t *testing.T, h *hubdtest.Hub, cfg mailbox.Config, over func(*hub.Client) hubmail.Client, mo MountOptions, opts Options) *testMount {
+	t.Helper()
 	requireFUSE(t)
 	cl, key := dialUser(t, h)
 	mbox, err := cl.GetMailboxID(context.Background())
@@ -101,7 +108,8 @@ func mountWith(t *testing.T, h *hubdtest.Hub, cfg mailbox.Config, over func(*hub
 	m := &testMount{dir: t.TempDir(), key: key, cl: cl}
 	m.model = hubmail.New(over(cl), key, mbox, cfg)
 	m.outbox = newTestOutbox(t, m.model, key)
-	m.root = New(m.model, key.Public(), cfg, Options{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Outbox: m.outbox})
+	opts.UID, opts.GID, opts.Outbox = uint32(os.Getuid()), uint32(os.Getgid()), m.outbox
+	m.root = New(m.model, key.Public(), cfg, opts)
 	srv, err := Mount(m.dir, m.root, mo)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 )
 
 // outboxDir is the drop box: a file created here, named by a recipient's
-// public key, is a draft that is sent when it is closed after being written.
+// public key or a contact's name, is a draft that is sent when it is closed after being written.
 // It always lists empty.
 type outboxDir struct {
 	fusefs.Inode
@@ -54,9 +54,9 @@ func (d *outboxDir) Readdir(ctx context.Context) (fusefs.DirStream, syscall.Errn
 }
 
 func (d *outboxDir) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
-	to, err := identity.ParsePublicKey(name)
+	to, err := d.root.recipient(name)
 	if err != nil {
-		d.root.log.Info("outbox: not a public key", "name", name, "err", err)
+		d.root.log.Info("outbox: not a public key or a contact", "name", name, "err", err)
 		return nil, nil, 0, syscall.EINVAL
 	}
 	if r := d.root.opts.Outbox; r != nil {
@@ -81,4 +81,18 @@ func (d *outboxDir) Create(ctx context.Context, name string, flags, mode uint32,
 // Unlink finds nothing to remove: drafts have no names anyone can look up.
 func (d *outboxDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	return syscall.ENOENT
+}
+
+// recipient resolves an outbox name when the draft is created: a public
+// key, else a contact's name in the book as it is now. The draft keeps the
+// key, so editing the book while it is written does not redirect it.
+func (r *Root) recipient(name string) (*identity.PublicKey, error) {
+	if to, err := identity.ParsePublicKey(name); err == nil {
+		return to, nil
+	}
+	key, err := r.book().Resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	return identity.ParsePublicKey(key)
 }

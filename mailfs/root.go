@@ -11,6 +11,7 @@ import (
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/hubfs/hubfs/contacts"
 	"github.com/hubfs/hubfs/events"
 	"github.com/hubfs/hubfs/identity"
 	"github.com/hubfs/hubfs/mailbox"
@@ -27,6 +28,10 @@ type Options struct {
 
 	// Outbox is the send path of outbox/ and the queue behind queued/.
 	Outbox Outbox
+
+	// Contacts is the address book: outbox/NAME sends to a contact's key,
+	// contacts/ lists them. Nil is an empty book.
+	Contacts *contacts.File
 
 	// Events receives one event per change, for .hubfs/events; Errors
 	// keeps failed operations for .hubfs/errors. New makes them (sized by
@@ -163,6 +168,7 @@ func (r *Root) OnAdd(ctx context.Context) {
 	r.queued = dir("queued", &queuedDir{root: r})
 	r.threads = dir("threads", &threadsDir{root: r})
 	dir(".hubfs", &controlDir{root: r})
+	dir("contacts", &contactsDir{root: r})
 }
 
 func (r *Root) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {

@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/hubfs/hubfs/hub"
 )
@@ -17,11 +20,15 @@ func lsCommand() *cli.Command {
 		UsageText: "hubfs ls inbox|sentbox [--json] [--unread]\n\n" +
 			"Prints one line per message: ID, FROM (TO for the sentbox), SIZE (plaintext bytes)\n" +
 			"and TIME (RFC 3339, UTC), separated by tabs. --json prints one JSON object per line\n" +
-			"instead: {\"id\",\"from\",\"to\",\"size\",\"created_at\",\"read_at\"}, read_at only once read.\n\n" +
+			"instead: {\"id\",\"from\",\"to\",\"name\",\"size\",\"created_at\",\"read_at\"}, read_at only once\n" +
+			"read, name (the sender's, or for the sentbox the recipient's, contact name) only if known.\n" +
+			"On a terminal, or with --names, FROM (TO) is the contact's name where there is one.\n\n" +
 			"Example:\n   hubfs ls inbox --unread | cut -f1 | xargs -n1 hubfs cat\n   hubfs ls sentbox --json | jq -r .id",
 		Flags: append(connectionFlags(),
 			&cli.BoolFlag{Name: "json", Usage: "print JSON lines"},
 			&cli.BoolFlag{Name: "unread", Usage: "inbox only: just the messages not yet read"},
+			&cli.BoolFlag{Name: "names", Usage: "print contacts' names instead of their keys (default: when stdout is a terminal)"},
+			contactsFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
@@ -41,6 +48,13 @@ func lsCommand() *cli.Command {
 			}
 			defer cl.Close()
 
+			// A broken address book costs the names, not the listing.
+			book, berr := loadContacts(c)
+			if berr != nil {
+				fmt.Fprintf(c.App.ErrWriter, "hubfs: warning: %v; listing keys only\n", berr)
+			}
+			names := c.Bool("names") || (!c.IsSet("names") && isTerminal(c.App.Writer))
+
 			msgs := cl.SentboxMessages(c.Context, hub.SentboxListOptions{})
 			if box == "inbox" {
 				opts := hub.InboxListOptions{}
@@ -54,12 +68,18 @@ func lsCommand() *cli.Command {
 				if err != nil {
 					return hubError(c, err)
 				}
+				peer := m.From
+				if box == "sentbox" {
+					peer = m.To
+				}
+				name, _ := book.Name(peer)
 				if c.Bool("json") {
-					err = enc.Encode(lsEntryOf(m))
+					e := lsEntryOf(m)
+					e.Name = name
+					err = enc.Encode(e)
 				} else {
-					peer := m.From
-					if box == "sentbox" {
-						peer = m.To
+					if names && name != "" {
+						peer = name
 					}
 					_, err = fmt.Fprintf(c.App.Writer, "%s\t%s\t%d\t%s\n", m.ID, peer, m.Size(), m.CreatedAt.UTC().Format(timeLayout))
 				}
@@ -77,6 +97,7 @@ type lsEntry struct {
 	ID        string     `json:"id"`
 	From      string     `json:"from"`
 	To        string     `json:"to"`
+	Name      string     `json:"name,omitempty"` // the peer's contact name: From's in the inbox, To's in the sentbox
 	Size      int64      `json:"size"`
 	CreatedAt time.Time  `json:"created_at"`
 	ReadAt    *time.Time `json:"read_at,omitempty"`
@@ -89,4 +110,11 @@ func lsEntryOf(m hub.UserMessage) lsEntry {
 		e.ReadAt = &t
 	}
 	return e
+}
+
+// isTerminal reports whether w is a terminal, where a person reads names
+// and a script does not parse.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -59,6 +59,8 @@ func newApp() *cli.App {
 			umountCommand(),
 			serveCommand(),
 			keysCommand(),
+			contactsCommand(),
+			sendmailCommand(),
 			backupCommand(), restoreCommand(), exportCommand(),
 		},
 	}
@@ -121,6 +123,9 @@ func flagsFirst(app *cli.App, argv []string) []string {
 		}
 		out = append(out, rest[:i+1]...)
 		rest = rest[i+1:]
+		if cmd.SkipFlagParsing {
+			return append(out, rest...) // it parses its own (sendmail's -f ADDR)
+		}
 		flags = append([]cli.Flag{cli.HelpFlag}, cmd.Flags...)
 		cmds = cmd.Subcommands
 	}
@@ -206,6 +211,10 @@ const (
 )
 
 func exitCode(err error) int {
+	var se sysexit // sendmail's, which mail clients read, wins over what it wraps
+	if errors.As(err, &se) {
+		return se.code
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hubfs/hubfs/cache/disk"
+	"github.com/hubfs/hubfs/contacts"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/hubd"
 	"github.com/hubfs/hubfs/identity"
@@ -65,6 +67,7 @@ func mountCommand() *cli.Command {
 			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request and hub call (never contents or secrets)"},
 			&cli.StringFlag{Name: "data", EnvVars: []string{"HUBFS_DATA"}, Usage: "embedded hub: data `DIR` (default $XDG_DATA_HOME/hubfs/hub)"},
 			&cli.StringFlag{Name: "listen", Value: hubd.DefaultListen, Usage: "embedded hub: `ADDR` to listen on"},
+			contactsFlag(),
 		),
 		Action: mountAction,
 	}
@@ -173,6 +176,10 @@ func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness
 	if err := mailfs.CheckMountpoint(dir); err != nil {
 		return err
 	}
+	book, err := openContacts(c, dir, logger)
+	if err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -229,8 +236,9 @@ func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness
 	root = mailfs.New(model, key.Public(), cfg, mailfs.Options{
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
 		HubAddr: hubAddr, MailboxID: mailboxID.String(),
-		Outbox: outbox,
-		Logger: logger,
+		Outbox:   outbox,
+		Contacts: book,
+		Logger:   logger,
 	})
 	defer root.Close()
 
@@ -289,6 +297,24 @@ func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness
 }
 
 var _ mailfs.Outbox = (*queue.Outbox)(nil)
+
+// openContacts opens the address book the mount reads for outbox/NAME and
+// contacts/. A broken file does not stop the mount: it is logged, once per
+// version, and the last good book (or none) serves until it is fixed.
+func openContacts(c *cli.Context, mnt string, logger *slog.Logger) (*contacts.File, error) {
+	path, err := contactsPath(c)
+	if err != nil {
+		return nil, err
+	}
+	// The mount reads the book while it serves: a book inside the mount
+	// would have it wait on itself (go-fuse's documented deadlock).
+	if abs, err := filepath.Abs(path); err == nil && strings.HasPrefix(abs, mnt+string(filepath.Separator)) {
+		return nil, usagef("--contacts %s is inside the mount point %s", path, mnt)
+	}
+	f := contacts.Open(path)
+	f.OnError(func(err error) { logger.Warn("contacts: keeping the last good book", "err", err) })
+	return f, nil
+}
 
 // openOutbox opens the identity's durable queue and the outbox that sends
 // through the model, so a delivered message shows in sentbox/ at once.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
@@ -35,5 +37,14 @@ func TestDaemonChildDoesNotDaemonize(t *testing.T) {
 			t.Errorf("%s: the child sees daemon=%v args=%q list-ttl=%s; want a foreground mount of /mnt/x with the other flags kept",
 				daemon, child.daemon, child.args, child.ttl)
 		}
+	}
+}
+
+// A contacts file inside the mount point would deadlock the mount.
+func TestMountContactsInside(t *testing.T) {
+	mnt := t.TempDir()
+	_, _, err := runCLI(t, "mount", "--hub", "127.0.0.1:1", "--key", "k", "--identity", filepath.Join(t.TempDir(), "none"), "--contacts", filepath.Join(mnt, "contacts", "x"), mnt)
+	if err == nil || exitCode(err) != exitUsage || !strings.Contains(err.Error(), "inside the mount point") {
+		t.Fatalf("mount with its contacts inside the mount point: %v", err)
 	}
 }

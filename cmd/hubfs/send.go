@@ -21,12 +21,14 @@ func sendCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "send",
 		Usage: "encrypt a file (or stdin) to a user, send it, and print the new message id",
-		UsageText: "hubfs send --to KEY [FILE|-]\n\n" +
-			"KEY is the recipient's public key, as their `hubfs whoami` prints it; both of you\n" +
-			"need a mailbox on the hub (any hubfs command sets up yours).\n\n" +
+		UsageText: "hubfs send --to KEY|NAME [FILE|-]\n\n" +
+			"KEY is the recipient's public key, as their `hubfs whoami` prints it, or NAME a\n" +
+			"contact's name (hubfs contacts); both of you need a mailbox on the hub (any hubfs\n" +
+			"command sets up yours).\n\n" +
 			"Example:\n   echo 'lunch at noon?' | hubfs send --to bbaareia...\n   id=$(hubfs send --to \"$(cat bob.pub)\" report.txt)",
 		Flags: append(connectionFlags(),
-			&cli.StringFlag{Name: "to", Usage: "recipient's public `KEY`"},
+			&cli.StringFlag{Name: "to", Usage: "recipient's public `KEY`, or a contact's name"},
+			contactsFlag(),
 			&cli.BoolFlag{Name: "queue", Usage: "if the hub cannot be reached or its answer is lost, keep the sealed message in the outbox queue (a running or later mount delivers it) and print queued/<local-id>"},
 		),
 		Action: func(c *cli.Context) error {
@@ -35,11 +37,11 @@ func sendCommand() *cli.Command {
 				return usagef("send takes one FILE (or - for stdin), got %d arguments", len(args))
 			}
 			if c.String("to") == "" {
-				return usagef("send needs --to KEY, the recipient's public key")
+				return usagef("send needs --to KEY, the recipient's public key or a contact's name")
 			}
-			to, err := identity.ParsePublicKey(c.String("to"))
+			to, err := resolveRecipient(c, "--to", c.String("to"))
 			if err != nil {
-				return usagef("--to: not a public key: %v", err)
+				return err
 			}
 			var path string
 			if len(args) == 1 {
