@@ -66,6 +66,9 @@ type Root struct {
 	// tells this mount's descriptors apart from another's in one process.
 	dev atomic.Pointer[string]
 
+	// usage is what statfs answers with (statfs.go).
+	usage *diskUsage
+
 	// unservedXattrs counts the getxattr requests of names hubfs does not
 	// serve (security.*, system.*, trusted.*), answered by xattrFilter:
 	// tests check that ls -l makes only a few.
@@ -110,6 +113,7 @@ func New(mb Mailbox, self *identity.PublicKey, cfg mailbox.Config, opts Options)
 	r.unreadDir = &mailboxDir{root: r, box: mailbox.Inbox, unreadOnly: true}
 	r.sentboxDir = &mailboxDir{root: r, box: mailbox.Sentbox}
 	r.notify = newNotifier(r.log)
+	r.usage = &diskUsage{mb: mb, log: r.log, ttl: statfsTTL, wait: statfsWait}
 	mb.OnChange(r.changed)
 	return r
 }
@@ -181,10 +185,10 @@ func (r *Root) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	return r.lookupFixed(&r.Inode, name, out)
 }
 
+// Statfs shows the hub's usage (statfs.go); it never fails and never
+// waits long, since df and file managers call it on every mount.
 func (r *Root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	out.NameLen = 255
-	out.Bsize = 4096
-	out.Frsize = 4096
+	r.usage.figures(ctx).fill(out)
 	return 0
 }
 

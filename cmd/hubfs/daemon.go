@@ -122,6 +122,10 @@ func daemonize(c *cli.Context, dir string) error {
 	defer out.Close()
 	cmd := exec.Command(self, args...)
 	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
+	notify := os.Getenv("NOTIFY_SOCKET") != ""
+	if notify {
+		cmd.Env = append(cmd.Env, notifyByParentEnv+"=1")
+	}
 	cmd.ExtraFiles = []*os.File{pw}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own session: the mount outlives this terminal and its signals.
@@ -141,6 +145,11 @@ func daemonize(c *cli.Context, dir string) error {
 			info = mountedInfo{Dir: dir, Pid: cmd.Process.Pid}
 		}
 		info.print(c.App.ErrWriter)
+		if notify {
+			if err := notifyReadyFor(cmd.Process.Pid, info.Dir); err != nil {
+				fmt.Fprintf(c.App.ErrWriter, "hubfs: warning: systemd notify: %v\n", err)
+			}
+		}
 		cmd.Process.Release()
 		return nil
 	case strings.HasPrefix(line, "error: "):

@@ -26,8 +26,19 @@ func Main(args []string) error {
 	return run(context.Background(), newApp(), args)
 }
 
-// run is the one way argv reaches the app, from main and from tests.
+// run is the one way argv reaches the app, from main and from tests. The
+// mount helper's argv (hubfs SOURCE MNT -o OPTS, see fstab.go) becomes a
+// `hubfs mount --daemon` first.
 func run(ctx context.Context, app *cli.App, args []string) error {
+	if len(args) > 1 && args[1] == completeCommandName {
+		return app.RunContext(ctx, args) // the words as typed, not reordered
+	}
+	if isHelperForm(app, args) {
+		var err error
+		if args, err = helperArgs(findCommand(app.Commands, "mount"), args); err != nil {
+			return err
+		}
+	}
 	return app.RunContext(ctx, flagsFirst(app, args))
 }
 
@@ -62,6 +73,7 @@ func newApp() *cli.App {
 			contactsCommand(),
 			sendmailCommand(),
 			backupCommand(), restoreCommand(), exportCommand(),
+			completionCommand(), completeCommand(), manCommand(),
 		},
 	}
 	app.OnUsageError = onUsageError

@@ -171,6 +171,7 @@ func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	notify := newSDNotifier(logger) // READY=1 and STOPPING=1 under systemd
 
 	// Check the mount point before starting anything that listens.
 	if err := mailfs.CheckMountpoint(dir); err != nil {
@@ -268,15 +269,18 @@ func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness
 		info.print(c.App.ErrWriter)
 	}
 	ready.ok(info)
+	notify.ready(dir)
 
 	done := make(chan struct{})
 	go func() { srv.Wait(); close(done) }()
 	select {
 	case <-done:
+		notify.stopping()
 		logger.Info("unmounted", "mnt", dir)
 		return nil
 	case <-ctx.Done():
 	}
+	notify.stopping()
 	logger.Info("signal: unmounting", "mnt", dir)
 	// Readers of .hubfs/events would keep the mount busy: end them (EOF).
 	root.CloseEvents()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -302,52 +301,12 @@ func sendmailMount(c *cli.Context, self string) (string, error) {
 		}
 		return mnt, nil
 	}
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return "", nil // no /proc: send directly
-	}
-	defer f.Close()
-	for _, mnt := range hubfsMounts(f) {
+	for _, mnt := range ownHubfsMounts() { // none without /proc: send directly
 		if mountIsIdentity(mnt, self) == nil {
 			return mnt, nil
 		}
 	}
 	return "", nil
-}
-
-// hubfsMounts lists the mount points of fstype fuse.hubfs in a mountinfo
-// file (proc(5): the mount point is field 5, the fstype follows " - ").
-func hubfsMounts(r io.Reader) []string {
-	var out []string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		fields, after := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(fields) < 5 || len(after) < 1 || after[0] != "fuse.hubfs" {
-			continue
-		}
-		out = append(out, unescapeMountinfo(fields[4]))
-	}
-	return out
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space) of
-// mountinfo's paths.
-func unescapeMountinfo(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // mountProbeTimeout bounds the look at a mount's .hubfs/identity.
