@@ -129,7 +129,8 @@ type Server struct {
 	tokens   *tokenIssuer
 	events   *broker
 	inflight *inflight
-	keys     *keyCache // the tap's view of the API keys
+	keys     *keyCache           // the tap's view of the API keys
+	methods  map[string]struct{} // every method served, "/service/Method"; set once in New
 	limits   limits
 
 	// testHookSend, if set, runs inside SendMessage before the store
@@ -309,6 +310,7 @@ func New(cfg Config) (*Server, error) {
 	hubpb.RegisterAPIServiceServer(s.grpc, &usersService{s: s})
 	hubpb.RegisterAPIServer(s.grpc, &threadsService{s: s})
 	s.setupHealth()
+	s.methods = servedMethods(s.grpc)
 	s.metricsHTTP = s.metricsServer()
 	s.http = &http.Server{
 		Handler:           s.webHandler(),
