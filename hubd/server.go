@@ -93,8 +93,10 @@ type Config struct {
 	MaxMessageSize int // ciphertext bytes per copy; 0 = 1 MiB
 	// TLSCertFile and TLSKeyFile, both or neither, serve TLS on Listen.
 	TLSCertFile, TLSKeyFile string
-	AllowInsecure           bool         // plaintext on a non-loopback address
-	Logger                  *slog.Logger // nil = discard
+	// AllowInsecure allows plaintext on a non-loopback address, and
+	// non-signing API keys (NewInsecureKey) there.
+	AllowInsecure bool
+	Logger        *slog.Logger // nil = discard
 
 	// ChallengeTimeout bounds the GetToken exchange; 0 = one minute.
 	ChallengeTimeout time.Duration
@@ -131,7 +133,10 @@ type Server struct {
 	inflight *inflight
 	keys     *keyCache           // the tap's view of the API keys
 	methods  map[string]struct{} // every method served, "/service/Method"; set once in New
-	limits   limits
+	// insecureKeysOK: non-signing API keys are accepted, because the hub
+	// listens on loopback or AllowInsecure says so.
+	insecureKeysOK bool
+	limits         limits
 
 	// testHookSend, if set, runs inside SendMessage before the store
 	// write, so tests can hold a call in flight.
@@ -200,6 +205,10 @@ func New(cfg Config) (*Server, error) {
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return nil, errors.New("TLS needs both a certificate and a key file")
 	}
+	loopback, err := isLoopback(cfg.Listen)
+	if err != nil {
+		return nil, err
+	}
 	var tlsConfig *tls.Config
 	if cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
@@ -214,11 +223,7 @@ func New(cfg Config) (*Server, error) {
 			MinVersion: tls.VersionTLS12,
 		}
 	} else if !cfg.AllowInsecure {
-		loop, err := isLoopback(cfg.Listen)
-		if err != nil {
-			return nil, err
-		}
-		if !loop {
+		if !loopback {
 			return nil, fmt.Errorf("refusing to serve plaintext on non-loopback address %s: give a TLS certificate and key, or allow insecure serving explicitly", cfg.Listen)
 		}
 	}
@@ -283,6 +288,8 @@ func New(cfg Config) (*Server, error) {
 		checkStoreNow: make(chan struct{}, 1),
 		metrics:       newMetrics(store),
 		metricsLn:     metricsLn,
+
+		insecureKeysOK: loopback || cfg.AllowInsecure,
 	}
 	s.tokens = newTokenIssuer(hostKey)
 	s.keys = newKeyCache(store)

@@ -143,6 +143,13 @@ func runServe(c *cli.Context) error {
 	if err == nil && !anyActive(keys) {
 		logger.Warn("no API key in the store yet: create one with `hubfs keys create`", "data", dir)
 	}
+	if n := activeInsecure(keys); n > 0 {
+		if srv.InsecureKeysAccepted() {
+			logger.Warn("INSECURE KEYS are active: calls with them need no signature (revoke them with `hubfs keys revoke` when done developing)", "count", n)
+		} else {
+			logger.Warn("the store holds insecure (non-signing) keys, which this hub refuses: it is not on loopback and --insecure was not given", "count", n)
+		}
+	}
 
 	select {
 	case err := <-served:
@@ -177,4 +184,14 @@ func anyActive(keys []hubd.APIKey) bool {
 		}
 	}
 	return false
+}
+
+func activeInsecure(keys []hubd.APIKey) int {
+	n := 0
+	for _, k := range keys {
+		if !k.Revoked && hubd.IsInsecure(k) {
+			n++
+		}
+	}
+	return n
 }
