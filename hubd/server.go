@@ -113,6 +113,10 @@ type Config struct {
 	// this address, under Listen's rules (TLS if configured, else
 	// plaintext only on loopback unless AllowInsecure).
 	MetricsListen string
+	// Quotas are the free quotas and grace allowances GetUsage reports
+	// (enforced nowhere); zero fields are DefaultQuotas'.
+	Quotas Quotas
+
 	// StoreCheckEvery is how often a store that can be pinged
 	// (StorePinger) is; 0 = DefaultStoreCheckEvery.
 	StoreCheckEvery time.Duration
@@ -195,6 +199,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeepaliveTimeout <= 0 {
 		cfg.KeepaliveTimeout = DefaultKeepaliveTimeout
 	}
+	cfg.Quotas = cfg.Quotas.withDefaults()
 	if cfg.StoreCheckEvery <= 0 {
 		cfg.StoreCheckEvery = DefaultStoreCheckEvery
 	}

@@ -372,14 +372,6 @@ func (u *usersService) DeleteSentboxMessage(ctx context.Context, req *hubpb.Dele
 	return &hubpb.DeleteSentboxMessageResponse{}, nil
 }
 
-// Usage keys of GetUsage: what this hub measures, in the shape of the
-// hub's billing usage map.
-const (
-	UsageStoredMessages = "stored_messages"
-	UsageStoredData     = "stored_data"
-	UsageSentMessages   = "sent_messages"
-)
-
 func (u *usersService) GetUsage(ctx context.Context, req *hubpb.GetUsageRequest) (*hubpb.GetUsageResponse, error) {
 	c := callerFrom(ctx)
 	if k := req.GetKey(); k != "" {
@@ -402,11 +394,7 @@ func (u *usersService) GetUsage(ctx context.Context, req *hubpb.GetUsageRequest)
 	if us.FirstSeen.IsZero() {
 		period.UnixStart = now.Unix()
 	}
-	usage := map[string]*hubpb.Usage{
-		UsageStoredMessages: {Description: "messages stored (inbox and sentbox copies)", Units: us.InboxMessages + us.SentboxMessages, Total: us.InboxMessages + us.SentboxMessages, Period: period},
-		UsageStoredData:     {Description: "bytes stored (ciphertext and signatures)", Units: us.StoredBytes, Total: us.StoredBytes, Period: period},
-		UsageSentMessages:   {Description: "messages sent", Units: us.SentMessages, Total: us.SentMessages, Period: period},
-	}
+	usage := u.s.cfg.Quotas.usageMap(us, period)
 	var created int64
 	if !us.FirstSeen.IsZero() {
 		created = us.FirstSeen.Unix()
