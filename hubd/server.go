@@ -320,7 +320,7 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainStreamInterceptor(s.metrics.stream, s.logStream, exceptHealthStream(s.trackStream), exceptHealthStream(s.gateStream), exceptHealthStream(s.authStream)),
 	)
 	hubpb.RegisterAPIServiceServer(s.grpc, &usersService{s: s})
-	hubpb.RegisterAPIServer(s.grpc, &threadsService{s: s})
+	hubpb.RegisterAPIServer(s.grpc, &threadsService{s: s, schemas: newSchemaCache()})
 	s.setupHealth()
 	s.methods = servedMethods(s.grpc)
 	s.metricsHTTP = s.metricsServer()
