@@ -73,7 +73,8 @@ func (cc *collCall) sameTarget(dbID []byte, collection string) error {
 	return nil
 }
 
-// readReply answers the reads both kinds of transaction take.
+// hasReply, findReply and findByIDReply answer the reads both kinds of
+// transaction take.
 func (cc *collCall) hasReply(ctx context.Context, r *hubpb.HasRequest) *hubpb.HasReply {
 	err := cc.sameTarget(r.GetDbID(), r.GetCollectionName())
 	var ok bool
@@ -97,6 +98,13 @@ func (cc *collCall) findByIDReply(ctx context.Context, r *hubpb.FindByIDRequest)
 	var j []byte
 	if err == nil {
 		j, err = cc.findByID(ctx, r.GetInstanceID())
+	}
+	if err != nil {
+		// threads-client 2.3.4 rejects on transactionError and then parses
+		// the instance anyway: empty bytes throw inside its stream callback,
+		// where nothing catches it. JSON null parses, and the caller still
+		// sees the rejection.
+		j = []byte("null")
 	}
 	return &hubpb.FindByIDReply{Instance: j, TransactionError: txnError(err)}
 }
