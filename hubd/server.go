@@ -141,6 +141,7 @@ type Server struct {
 	// listens on loopback or AllowInsecure says so.
 	insecureKeysOK bool
 	limits         limits
+	reads          readTally // instance reads not yet in the store (usage.go)
 
 	// testHookSend, if set, runs inside SendMessage before the store
 	// write, so tests can hold a call in flight.
@@ -428,6 +429,7 @@ func (s *Server) Serve() error {
 		}
 	}()
 	go s.pruneLoop()
+	go s.flushReadsLoop()
 	go s.watchStore()
 	go s.serveMetrics()
 	close(s.ready)
@@ -477,6 +479,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.inflight.wait(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("calls still running at shutdown: %w", err))
 	}
+	s.flushReads(ctx)
 	if serving {
 		<-s.ready
 		stopped := make(chan struct{})

@@ -1,7 +1,10 @@
 package hubd
 
 import (
+	"context"
 	"math"
+	"sync"
+	"time"
 
 	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
@@ -107,5 +110,69 @@ func (q Quotas) usageMap(u Usage, period *hubpb.Period) map[string]*hubpb.Usage 
 		UsageStoredMessages:  own("messages stored (inbox and sentbox copies)", u.InboxMessages+u.SentboxMessages),
 		UsageSentMessages:    own("messages sent", u.SentMessages),
 		UsageStoredInstances: own("ThreadDB instances stored", u.Instances),
+	}
+}
+
+// readFlushEvery is how often the instance reads counted in memory go to
+// the store. Reads are counted per request; writing each count at once
+// made a FindByID six times slower (one store write per read). A crash
+// loses at most this long of read counts, which are figures, not data.
+const readFlushEvery = time.Second
+
+// readTally holds instance reads not yet written to the store, by owner.
+type readTally struct {
+	mu sync.Mutex // guards n
+	n  map[string]int64
+}
+
+func (r *readTally) add(owner string, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = make(map[string]int64)
+	}
+	r.n[owner] += n
+}
+
+// pending is what owner has read since the last flush.
+func (r *readTally) pending(owner string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n[owner]
+}
+
+func (r *readTally) take() map[string]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.n
+	r.n = nil
+	return n
+}
+
+// flushReads writes the counted reads to the store; counts it could not
+// write are kept for the next flush.
+func (s *Server) flushReads(ctx context.Context) {
+	for owner, n := range s.reads.take() {
+		if err := s.store.AddInstanceReads(ctx, owner, n); err != nil {
+			s.log.WarnContext(ctx, "count instance reads", "err", err)
+			s.reads.add(owner, n)
+		}
+	}
+}
+
+func (s *Server) flushReadsLoop() {
+	t := time.NewTicker(readFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if !s.inflight.enter() {
+				return
+			}
+			s.flushReads(context.Background())
+			s.inflight.leave()
+		case <-s.events.done:
+			return
+		}
 	}
 }

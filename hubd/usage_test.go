@@ -72,3 +72,40 @@ func TestUsageConfiguredQuota(t *testing.T) {
 		t.Fatalf("instance_reads with free 7 = %v", r)
 	}
 }
+
+// TestUsageInstanceReadsAndWrites: ThreadDB reads and writes are counted;
+// reads, tallied in memory, show at once and survive a restart (the
+// shutdown writes them).
+func TestUsageInstanceReadsAndWrites(t *testing.T) {
+	h := hubdtest.Start(t)
+	alice := newUser(t, h, dial(t, h))
+	db := newDB(t, alice)
+	ctx := alice.ctx()
+	if _, err := alice.threads.Create(ctx, &hubpb.CreateRequest{DbID: db, CollectionName: "people", Instances: raws(`{"_id":"a","name":"A"}`, `{"_id":"b","name":"B"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.threads.Find(ctx, &hubpb.FindRequest{DbID: db, CollectionName: "people"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.threads.FindByID(ctx, &hubpb.FindByIDRequest{DbID: db, CollectionName: "people", InstanceID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	usage := func(u *user) map[string]*hubpb.Usage {
+		t.Helper()
+		res, err := u.users.GetUsage(u.ctx(), &hubpb.GetUsageRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.GetUsage().GetUsage()
+	}
+	u := usage(alice)
+	if u[hubd.UsageInstanceReads].GetTotal() != 3 || u[hubd.UsageInstanceWrites].GetTotal() != 2 || u[hubd.UsageStoredInstances].GetTotal() != 2 {
+		t.Fatalf("reads %v, writes %v, stored %v; want 3, 2, 2", u[hubd.UsageInstanceReads], u[hubd.UsageInstanceWrites], u[hubd.UsageStoredInstances])
+	}
+	h.Restart(t)
+	conn := dial(t, h)
+	alice.conn, alice.users, alice.threads = conn, hubpb.NewAPIServiceClient(conn), hubpb.NewAPIClient(conn)
+	if r := usage(alice)[hubd.UsageInstanceReads].GetTotal(); r != 3 {
+		t.Fatalf("instance reads after a restart = %d, want 3", r)
+	}
+}

@@ -389,6 +389,7 @@ func (u *usersService) GetUsage(ctx context.Context, req *hubpb.GetUsageRequest)
 	if err != nil {
 		return nil, u.s.internal(ctx, "usage", err)
 	}
+	us.InstanceReads += u.s.reads.pending(c.id) // counted, not yet flushed
 	now := time.Now()
 	period := &hubpb.Period{UnixStart: us.FirstSeen.Unix(), UnixEnd: now.Unix()}
 	if us.FirstSeen.IsZero() {
