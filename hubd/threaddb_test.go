@@ -271,6 +271,15 @@ func TestThreadDBBadInput(t *testing.T) {
 		t.Fatalf("refused instances were stored: %d", len(fr.GetInstances()))
 	}
 
+	// Listen filters are checked too.
+	for _, f := range []*hubpb.ListenRequest_Filter{{CollectionName: "a/b"}, {InstanceID: strings.Repeat("x", 600)}, {Action: 9}} {
+		st, err := alice.threads.Listen(ctx, &hubpb.ListenRequest{DbID: db, Filters: []*hubpb.ListenRequest_Filter{f}})
+		if err == nil {
+			_, err = st.Recv()
+		}
+		wantCode(t, err, codes.InvalidArgument, "")
+	}
+
 	// The mailbox thread has no collections of its own.
 	mb, err := alice.users.SetupMailbox(ctx, &hubpb.SetupMailboxRequest{})
 	if err != nil {
