@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -112,6 +113,9 @@ func (s *Server) tapHandle(ctx context.Context, info *tap.Info) (context.Context
 	if isHealthMethod(info.FullMethodName) {
 		return ctx, nil
 	}
+	if err := s.unknownMethod(info.FullMethodName); err != nil {
+		return nil, err
+	}
 	if err := s.preAuth(ctx, firstMD(info.Header, mdAPIKey)); err != nil {
 		s.metrics.refusedPreAuth(err)
 		return nil, err
@@ -125,6 +129,12 @@ func (s *Server) tapHandle(ctx context.Context, info *tap.Info) (context.Context
 // trailers, which the wrapper turns into grpc-web frames.
 func (s *Server) webPreAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.unknownMethod(r.URL.Path); err != nil {
+			liftPreAuthLimit(r.Context())
+			writeStatus(w, status.Convert(err))
+			r.Body.Close()
+			return
+		}
 		if isHealthMethod(r.URL.Path) {
 			liftPreAuthLimit(r.Context())
 			next.ServeHTTP(w, r)
@@ -179,4 +189,28 @@ func percentEncode(msg string) string {
 		b = append(b, '%', hex[c>>4], hex[c&15])
 	}
 	return string(b)
+}
+
+// unknownMethod answers a method this hub does not serve with
+// Unimplemented before anything else, whoever asks: which methods exist is
+// no secret, and a client told "no API key" for a method that does not
+// exist would look for the fault in the wrong place.
+func (s *Server) unknownMethod(method string) error {
+	if _, ok := s.methods[method]; ok {
+		return nil
+	}
+	return status.Errorf(codes.Unimplemented, "unknown method %s: this hub does not serve it", method)
+}
+
+// servedMethods is every method grpc serves, as "/service/Method".
+func servedMethods(g interface {
+	GetServiceInfo() map[string]grpc.ServiceInfo
+}) map[string]struct{} {
+	m := make(map[string]struct{})
+	for svc, info := range g.GetServiceInfo() {
+		for _, mi := range info.Methods {
+			m["/"+svc+"/"+mi.Name] = struct{}{}
+		}
+	}
+	return m
 }

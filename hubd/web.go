@@ -29,6 +29,12 @@ func (s *Server) webHandler() http.Handler {
 		grpcweb.WithOriginFunc(anyOrigin),
 		grpcweb.WithAllowedRequestHeaders([]string{"*"}),
 		grpcweb.WithEndpointsFunc(func() []string { return grpcweb.ListGRPCResources(s.grpc) }),
+		// By default the wrapper refuses a websocket for a method grpc
+		// does not serve with HTTP 403 at the upgrade, which the JS client
+		// reports only as "Response closed without headers"; let every
+		// method through, and webPreAuth answers an unknown one with
+		// Unimplemented, as grpc does natively.
+		grpcweb.WithCorsForRegisteredEndpointsOnly(false),
 		// The default is 32 KiB per websocket message, and a message
 		// carries a whole request (protocol.md §6.1).
 		grpcweb.WithWebsocketsMessageReadLimit(s.limits.wsReadLimit),
