@@ -138,14 +138,17 @@ func decodeObject(what string, b []byte) (map[string]any, error) {
 }
 
 // render is the canonical form: encoding/json over map[string]any sorts keys
-// at every level, and json.Number keeps numbers as written. It is the form
-// hubd/threaddb.Canonical stores (a test compares the two), plus a newline.
+// at every level, json.Number keeps numbers as written, and <, >, & stay
+// as they are (no HTML escaping). It is the form hubd/threaddb.Canonical
+// stores (a test compares the two), with its trailing newline.
 func render(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("render: %v: %w", err, ErrInvalid)
 	}
-	return append(b, '\n'), nil
+	return b.Bytes(), nil
 }
 
 // RenderDocument is how a document reads as a file: one JSON object, keys

@@ -61,7 +61,7 @@ func (f *docFile) attr(a *fuse.Attr, size int64) {
 	f.root.fileAttr(a, 0600, size, mtime, mtime)
 }
 
-func (f *docFile) path() string             { return f.coll.path(docFileName(f.id)) }
+func (f *docFile) path() string            { return f.coll.path(docFileName(f.id)) }
 func (f *docFile) embedded() *fusefs.Inode { return &f.Inode }
 
 // current is the document as the hub has it, or nothing for one being

@@ -28,9 +28,9 @@ var (
 	_ = (fusefs.NodeOpener)((*schemaFile)(nil))
 )
 
-func (f *schemaFile) path() string             { return f.coll.path(schemaFileName) }
+func (f *schemaFile) path() string            { return f.coll.path(schemaFileName) }
 func (f *schemaFile) embedded() *fusefs.Inode { return &f.Inode }
-func (f *schemaFile) ended(saved bool)         {}
+func (f *schemaFile) ended(saved bool)        {}
 
 func (f *schemaFile) attr(a *fuse.Attr, size int64) {
 	f.root.fileAttr(a, 0600, size, f.root.start, f.root.start)

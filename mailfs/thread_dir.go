@@ -58,7 +58,9 @@ func (d *threadDir) content(name string) ([]byte, bool) {
 // inbox/ and sentbox/, never as documents anyone may write.
 func (d *threadDir) hasCollections() bool { return d.thread.IsDB && !d.thread.Mailbox }
 
-func (d *threadDir) path(name string) string { return "threads/" + threadDirName(d.thread) + "/" + name }
+func (d *threadDir) path(name string) string {
+	return "threads/" + threadDirName(d.thread) + "/" + name
+}
 
 func (d *threadDir) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	perm := uint32(0500)
