@@ -521,3 +521,12 @@ func (m *Model) patchDocument(db, coll, id string, doc *Document) bool {
 	c.byID[id] = *doc
 	return !had || !bytes.Equal(old.JSON, doc.JSON)
 }
+
+// DocumentsWatched reports whether db's watch is up and confirmed: every
+// change to its documents reaches the model from then on.
+func (m *Model) DocumentsWatched(db string) bool {
+	m.docs.mu.Lock()
+	defer m.docs.mu.Unlock()
+	d, ok := m.docs.dbs[db]
+	return ok && d.watchUp
+}
