@@ -46,4 +46,13 @@ func TestImportArrows(t *testing.T) {
 			t.Errorf("mailfs, mailbox or cache depends on %s", d)
 		}
 	}
+
+	// The thread DB logic is pure: no gRPC, and of hubd only the store's
+	// model types.
+	for _, d := range deps("../hubd/threaddb") {
+		if strings.HasPrefix(d, "google.golang.org/grpc") || d == mod+"wire/pb" ||
+			strings.HasPrefix(d, mod+"hubd") && d != mod+"hubd/threaddb" && d != mod+"hubd/store" {
+			t.Errorf("hubd/threaddb depends on %s", d)
+		}
+	}
 }

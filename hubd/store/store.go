@@ -39,7 +39,8 @@ type Store interface {
 	GetThreadByID(ctx context.Context, id []byte) (Thread, error)
 	// ListThreads returns owner's threads in creation order.
 	ListThreads(ctx context.Context, owner string) ([]Thread, error)
-	// DeleteThread returns ErrNotFound for an unknown id.
+	// DeleteThread returns ErrNotFound for an unknown id. It drops the
+	// thread's collections and instances with it, publishing no events.
 	DeleteThread(ctx context.Context, id []byte) error
 
 	// AddMessage stores the inbox and sentbox copies of one message
@@ -79,6 +80,10 @@ type Store interface {
 	// Lost, once it is listening again: subscribers must then resync from
 	// the store, as everything before it may be incomplete.
 	Subscribe(fn func(Event)) (cancel func())
+
+	// ThreadDBStore keeps the collections and instances of thread
+	// databases; DeleteThread drops them with the thread.
+	ThreadDBStore
 
 	Close() error
 }
@@ -208,6 +213,13 @@ type Usage struct {
 	StoredBytes                    int64 // bodies and signatures of both boxes
 	SentMessages                   int64 // every stored send, deleted or not
 	FirstSeen                      time.Time
+
+	// Thread databases: the instances the user's threads hold now and
+	// the bytes of their JSON; instances read (as hubd counted them,
+	// AddInstanceReads) and written (each op of WriteInstances that
+	// changed something) ever.
+	Instances, InstanceBytes      int64
+	InstanceReads, InstanceWrites int64
 }
 
 // Action is what a commit did to one message copy.
@@ -236,9 +248,13 @@ func (a Action) String() string {
 	return "unknown"
 }
 
-// Event is one change to one message copy. Message always has Box, Owner
-// and ID; for Create and Save it is the whole copy as committed.
+// Event is one change to one message copy, or to one thread DB instance.
+// For a message, Message always has Box, Owner and ID, and for Create and
+// Save it is the whole copy as committed; Instance is nil. For an
+// instance, Instance is set and Message is zero (so code that reads only
+// Message sees an owner "" that no mailbox has). Lost has neither.
 type Event struct {
-	Action  Action
-	Message Message
+	Action   Action
+	Message  Message
+	Instance *InstanceEvent
 }

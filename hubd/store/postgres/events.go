@@ -2,8 +2,13 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,6 +87,7 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, ready chan<- er
 		} else if err == nil {
 			wait = reconnectFirst
 			s.recent.clear()
+			s.recentInstances.clear()
 			s.feed.Publish(store.Event{Action: store.Lost})
 		}
 		if err == nil {
@@ -140,11 +146,15 @@ func (s *Store) deliver(ctx context.Context, conn *pgx.Conn) error {
 			}
 			return err
 		}
-		k, ok := parsePayload(n.Payload)
-		if !ok {
+		var e store.Event
+		var ok bool
+		if in, isInstance := parseInstancePayload(n.Payload); isInstance {
+			e, ok, err = s.resolveInstance(ctx, in)
+		} else if k, mine := parsePayload(n.Payload); mine {
+			e, ok, err = s.resolve(ctx, k)
+		} else {
 			continue // not ours
 		}
-		e, ok, err := s.resolve(ctx, k)
 		if err != nil {
 			// The copy could not be read: its event is lost, so the
 			// subscribers must resync.
@@ -181,4 +191,82 @@ func (s *Store) resolve(ctx context.Context, k eventKey) (store.Event, bool, err
 	}
 	e.Message = m
 	return e, true, nil
+}
+
+// instanceNotice is an instance event's NOTIFY payload. Its fields are
+// named apart from notice's, so that a hub of an older version on the
+// same database, which knows only notice, finds no owner and ignores it.
+type instanceNotice struct {
+	Action     string `json:"a"`
+	Thread     []byte `json:"t"`
+	Owner      string `json:"w"`
+	Collection string `json:"c"`
+	ID         string `json:"d"`
+	// Tag names this one event among all (tagger.next): the key of
+	// recentInstances, and what keeps PostgreSQL from folding two
+	// identical notifications of one transaction (a save, a delete and a
+	// save again of one instance) into one.
+	Tag string `json:"n"`
+}
+
+func instancePayload(action store.Action, ev *store.InstanceEvent, tag string) string {
+	b, _ := json.Marshal(instanceNotice{Action: action.String(), Thread: ev.Thread, Owner: ev.Owner,
+		Collection: ev.Collection, ID: ev.ID, Tag: tag})
+	return string(b)
+}
+
+// parseInstancePayload says whether p is an instance notice, and which.
+func parseInstancePayload(p string) (instanceNotice, bool) {
+	var n instanceNotice
+	if err := json.Unmarshal([]byte(p), &n); err != nil {
+		return instanceNotice{}, false
+	}
+	if _, ok := actions[n.Action]; !ok || len(n.Thread) == 0 || n.Owner == "" || n.Collection == "" || n.ID == "" {
+		return instanceNotice{}, false
+	}
+	return n, true
+}
+
+// resolveInstance turns an instance notice into its event: this process's
+// own from recentInstances, others' read from the database (the instance
+// as it is now). An instance gone by then has no event: its Delete follows.
+func (s *Store) resolveInstance(ctx context.Context, n instanceNotice) (store.Event, bool, error) {
+	if e, ok := s.recentInstances.take(n.Tag); ok {
+		return e, true, nil
+	}
+	e := store.Event{Action: actions[n.Action], Instance: &store.InstanceEvent{
+		Thread: n.Thread, Owner: n.Owner, Collection: n.Collection, ID: n.ID}}
+	if e.Action == store.Delete {
+		return e, true, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := s.pool.QueryRow(rctx,
+		`SELECT json FROM instances WHERE thread = $1 AND collection = $2 AND id = $3`,
+		n.Thread, n.Collection, n.ID).Scan(&e.Instance.JSON)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Event{}, false, nil
+	}
+	if err != nil {
+		return store.Event{}, false, err
+	}
+	return e, true, nil
+}
+
+// tagger mints the tags of this process's instance notices: a random
+// prefix per open store, so that no other process's tag is ever one of
+// ours, and a counter.
+type tagger struct {
+	once   sync.Once
+	prefix string
+	n      atomic.Uint64
+}
+
+func (t *tagger) next() string {
+	t.once.Do(func() {
+		var b [8]byte
+		rand.Read(b[:]) // never fails (crypto/rand)
+		t.prefix = hex.EncodeToString(b[:]) + ":"
+	})
+	return t.prefix + strconv.FormatUint(t.n.Add(1), 36)
 }

@@ -75,6 +75,44 @@ var migrations = []string{
 		one int PRIMARY KEY CHECK (one = 1),
 		key text NOT NULL
 	);`,
+	// 2: thread databases (threaddb.go): collections, their instances and
+	// the values of their unique indexes, dropped with their thread by
+	// cascade; per-user instance counters.
+	`CREATE TABLE collections (
+		thread          bytea NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+		name            text COLLATE "C" NOT NULL,
+		schema          bytea NOT NULL,
+		indexes         text NOT NULL,
+		write_validator text NOT NULL,
+		read_filter     text NOT NULL,
+		created_at      bigint NOT NULL,
+		PRIMARY KEY (thread, name)
+	);
+	CREATE TABLE instances (
+		thread     bytea NOT NULL,
+		collection text COLLATE "C" NOT NULL,
+		id         text COLLATE "C" NOT NULL,
+		json       bytea NOT NULL,
+		PRIMARY KEY (thread, collection, id),
+		FOREIGN KEY (thread, collection) REFERENCES collections (thread, name) ON DELETE CASCADE
+	);
+	-- One row per value of a unique index: the primary key is the
+	-- uniqueness, which holds between concurrent transactions of every
+	-- node (an insert waits for an uncommitted one of the same value).
+	-- value is the digest of the canonical JSON (store.IndexValue.Key).
+	CREATE TABLE unique_values (
+		thread     bytea NOT NULL,
+		collection text COLLATE "C" NOT NULL,
+		path       text COLLATE "C" NOT NULL,
+		value      bytea NOT NULL,
+		id         text COLLATE "C" NOT NULL,
+		PRIMARY KEY (thread, collection, path, value),
+		FOREIGN KEY (thread, collection, id) REFERENCES instances (thread, collection, id) ON DELETE CASCADE
+	);
+	CREATE INDEX unique_values_instance ON unique_values (thread, collection, id);
+	ALTER TABLE users
+		ADD COLUMN instance_reads bigint NOT NULL DEFAULT 0,
+		ADD COLUMN instance_writes bigint NOT NULL DEFAULT 0;`,
 }
 
 // migrationLock is the advisory lock key under which a process migrates:

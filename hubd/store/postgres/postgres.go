@@ -36,8 +36,11 @@ type Store struct {
 	feed store.Feed
 	// recent holds the copies this process is committing, keyed by event,
 	// so that its own events need no read back when their notification
-	// arrives; others' events are read from the database.
-	recent recentCopies
+	// arrives; others' events are read from the database. recentInstances
+	// does the same for instance events, keyed by their tag (tags.next).
+	recent          recentMap[eventKey, store.Message]
+	recentInstances recentMap[string, store.Event]
+	tags            tagger
 
 	stop     context.CancelFunc // ends the listener
 	listened chan struct{}      // closed when the listener has ended
@@ -335,9 +338,14 @@ func (s *Store) Usage(ctx context.Context, owner string) (store.Usage, error) {
 			COUNT(*) FILTER (WHERE box = 1),
 			COALESCE(SUM(length(body) + length(signature)), 0)::bigint,
 			COALESCE((SELECT sent FROM users WHERE owner = $1), 0),
-			COALESCE((SELECT first_seen FROM users WHERE owner = $1), 0)
+			COALESCE((SELECT first_seen FROM users WHERE owner = $1), 0),
+			COALESCE((SELECT instance_reads FROM users WHERE owner = $1), 0),
+			COALESCE((SELECT instance_writes FROM users WHERE owner = $1), 0),
+			(SELECT COUNT(*) FROM threads t JOIN instances i ON i.thread = t.id WHERE t.owner = $1),
+			(SELECT COALESCE(SUM(length(i.json)), 0)::bigint FROM threads t JOIN instances i ON i.thread = t.id WHERE t.owner = $1)
 		 FROM messages WHERE owner = $1`, owner).
-		Scan(&u.InboxMessages, &u.SentboxMessages, &u.StoredBytes, &u.SentMessages, &first)
+		Scan(&u.InboxMessages, &u.SentboxMessages, &u.StoredBytes, &u.SentMessages, &first,
+			&u.InstanceReads, &u.InstanceWrites, &u.Instances, &u.InstanceBytes)
 	if err != nil {
 		return store.Usage{}, fmt.Errorf("usage: %w", classify(err))
 	}
@@ -351,32 +359,32 @@ func (s *Store) Usage(ctx context.Context, owner string) (store.Usage, error) {
 // database, in commit order, from this process's listener.
 func (s *Store) Subscribe(fn func(store.Event)) (cancel func()) { return s.feed.Subscribe(fn) }
 
-// recentCopies are message copies being committed by this process, by the
-// event that will announce them.
-type recentCopies struct {
+// recentMap holds what this process is committing, by the notification
+// that will announce it: message copies by event, instance events by tag.
+type recentMap[K comparable, V any] struct {
 	mu sync.Mutex // guards m
-	m  map[eventKey]store.Message
+	m  map[K]V
 }
 
-func (r *recentCopies) put(k eventKey, m store.Message) {
+func (r *recentMap[K, V]) put(k K, v V) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
-		r.m = make(map[eventKey]store.Message)
+		r.m = make(map[K]V)
 	}
-	r.m[k] = m
+	r.m[k] = v
 }
 
-// take removes and returns the copy of k, if this process committed it.
-func (r *recentCopies) take(k eventKey) (store.Message, bool) {
+// take removes and returns the value of k, if this process committed it.
+func (r *recentMap[K, V]) take(k K) (V, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m, ok := r.m[k]
+	v, ok := r.m[k]
 	delete(r.m, k)
-	return m, ok
+	return v, ok
 }
 
-func (r *recentCopies) drop(keys []eventKey) {
+func (r *recentMap[K, V]) drop(keys []K) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, k := range keys {
@@ -385,8 +393,8 @@ func (r *recentCopies) drop(keys []eventKey) {
 }
 
 // clear forgets everything: after the listener reconnects, notifications
-// of some commits never arrive, and their copies would stay forever.
-func (r *recentCopies) clear() {
+// of some commits never arrive, and their values would stay forever.
+func (r *recentMap[K, V]) clear() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.m = nil

@@ -81,3 +81,45 @@ func TestLastIDSurvivesReopen(t *testing.T) {
 		t.Fatalf("id after reopening %q, %v; want after the deleted newest %s", s.ID, err, last)
 	}
 }
+
+// TestMigrateAddsThreadDBs: a store made before schema 4 keeps its
+// threads and users, and its threads take collections after migrating.
+func TestMigrateAddsThreadDBs(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hub.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migrations[:3] {
+		if _, err := db.Exec(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`PRAGMA user_version = 3`,
+		`INSERT INTO threads (id, owner, name, is_db, created_at) VALUES (x'01', 'a', 'db', 1, 1)`,
+		`INSERT INTO users (owner, sent, first_seen) VALUES ('a', 5, 1)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CreateCollection(ctx, store.Collection{Thread: []byte{1}, Name: "c", Schema: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.WriteInstances(ctx, []byte{1}, "c", []store.InstanceOp{{Kind: store.OpCreate, ID: "x", JSON: []byte(`{"_id":"x"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.Usage(ctx, "a")
+	if err != nil || u.SentMessages != 5 || u.Instances != 1 || u.InstanceWrites != 1 {
+		t.Fatalf("usage after migrating = %+v, %v", u, err)
+	}
+}

@@ -78,6 +78,42 @@ var migrations = []string{
 		id  TEXT NOT NULL
 	);
 	INSERT INTO last_id (one, id) SELECT 1, COALESCE(MAX(id), '') FROM messages;`,
+	// 4: thread databases (threaddb.go): collections, their instances and
+	// the values of their unique indexes, dropped with their thread by
+	// cascade; per-user instance counters.
+	`CREATE TABLE collections (
+		thread          BLOB NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
+		name            TEXT NOT NULL,
+		schema          BLOB NOT NULL,
+		indexes         TEXT NOT NULL,
+		write_validator TEXT NOT NULL,
+		read_filter     TEXT NOT NULL,
+		created_at      INTEGER NOT NULL,
+		PRIMARY KEY (thread, name)
+	);
+	CREATE TABLE instances (
+		thread     BLOB NOT NULL,
+		collection TEXT NOT NULL,
+		id         TEXT NOT NULL,
+		json       BLOB NOT NULL,
+		PRIMARY KEY (thread, collection, id),
+		FOREIGN KEY (thread, collection) REFERENCES collections (thread, name) ON DELETE CASCADE
+	);
+	-- One row per value of a unique index: the primary key is the
+	-- uniqueness. value is the digest of the canonical JSON
+	-- (store.IndexValue.Key).
+	CREATE TABLE unique_values (
+		thread     BLOB NOT NULL,
+		collection TEXT NOT NULL,
+		path       TEXT NOT NULL,
+		value      BLOB NOT NULL,
+		id         TEXT NOT NULL,
+		PRIMARY KEY (thread, collection, path, value),
+		FOREIGN KEY (thread, collection, id) REFERENCES instances (thread, collection, id) ON DELETE CASCADE
+	) WITHOUT ROWID;
+	CREATE INDEX unique_values_instance ON unique_values (thread, collection, id);
+	ALTER TABLE users ADD COLUMN instance_reads INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE users ADD COLUMN instance_writes INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // Store is the embedded store: one SQLite file in WAL mode, so `hubfs
@@ -564,9 +600,16 @@ func (s *Store) Usage(ctx context.Context, owner string) (store.Usage, error) {
 		return store.Usage{}, fmt.Errorf("usage: %w", err)
 	}
 	var first int64
-	err = s.db.QueryRowContext(ctx, `SELECT sent, first_seen FROM users WHERE owner = ?`, owner).
-		Scan(&u.SentMessages, &first)
+	err = s.db.QueryRowContext(ctx, `SELECT sent, first_seen, instance_reads, instance_writes FROM users WHERE owner = ?`, owner).
+		Scan(&u.SentMessages, &first, &u.InstanceReads, &u.InstanceWrites)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return store.Usage{}, fmt.Errorf("usage: %w", err)
+	}
+	err = s.db.QueryRowContext(ctx,
+		`SELECT COUNT(*), COALESCE(SUM(length(i.json)), 0)
+		 FROM threads t JOIN instances i ON i.thread = t.id WHERE t.owner = ?`, owner).
+		Scan(&u.Instances, &u.InstanceBytes)
+	if err != nil {
 		return store.Usage{}, fmt.Errorf("usage: %w", err)
 	}
 	if first != 0 {

@@ -57,7 +57,7 @@ func Run(t *testing.T, s Suite) {
 		{"Unsubscribe", testUnsubscribe},
 		{"ConcurrentWriters", testConcurrentWriters},
 	}
-	for _, c := range cases {
+	for _, c := range append(cases, threadDBCases...) {
 		t.Run(c.name, func(t *testing.T) { c.run(t, s.Open(t)) })
 	}
 	t.Run("NoSpace", func(t *testing.T) {
