@@ -308,3 +308,69 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestDocumentWriteContract: the outbox's contract for document files. A
+// reader holding the file open does not hold a save back (jq f.json >
+// f.json), a write past the bound is EFBIG and saves nothing, a write
+// that does not truncate starts from the document (so an append makes
+// invalid JSON), and an empty write deletes nothing.
+func TestDocumentWriteContract(t *testing.T) {
+	cfg := withCache(0, 0, 0)
+	cfg.MaxMessageSize = 4096
+	m := mountTest(t, hubdtest.Start(t), cfg)
+	db := newDB(t, m, "app")
+	dir := m.path("threads", "app", "people")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f := dir + "/ann.json"
+	if err := os.WriteFile(f, []byte(`{"v":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hubHas := func(want string) {
+		t.Helper()
+		raw, err := m.cl.FindByID(context.Background(), db, "people", "ann")
+		if err != nil || !strings.Contains(string(raw), want) {
+			t.Errorf("the hub has %s, %v; want it to hold %s", raw, err, want)
+		}
+	}
+
+	r, err := os.Open(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(f, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteString(`{"v":2}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("close of the only writer, a reader open: %v", err)
+	}
+	hubHas(`"v":2`)
+	if got, err := os.ReadFile(f); err != nil || string(got) != `{"_id":"ann","v":2}`+"\n" {
+		t.Errorf("after the save: %q, %v", got, err)
+	}
+	r.Close()
+
+	big := `{"v":"` + strings.Repeat("x", 5000) + `"}`
+	wantErrno(t, "a document past the bound", os.WriteFile(f, []byte(big), 0o600), syscall.EFBIG)
+	hubHas(`"v":2`)
+
+	a, err := os.OpenFile(f, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.WriteString(`{"v":3}`); err != nil {
+		t.Fatal(err)
+	}
+	wantErrno(t, "appending a second object", a.Close(), syscall.EINVAL)
+	hubHas(`"v":2`)
+
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Errorf("truncating to nothing: %v", err)
+	}
+	hubHas(`"v":2`)
+}
