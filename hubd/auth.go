@@ -59,7 +59,10 @@ var (
 	errNotBearer     = status.Error(codes.Unauthenticated, "Request unauthenticated with bearer")
 	errBadToken      = reasonError(codes.PermissionDenied, "Bad authorization", wire.ReasonBadToken)
 	errNotOwner      = status.Error(codes.PermissionDenied, "User does not own thread")
-	errShuttingDown  = status.Error(codes.Unavailable, "hub is shutting down")
+	// errInsecureKey: a non-signing key used on a hub that others can
+	// reach and whose operator did not pass --insecure.
+	errInsecureKey  = status.Error(codes.Unauthenticated, "API key signature required: this is an insecure (non-signing) key, which this hub accepts only while it listens on loopback or runs with --insecure")
+	errShuttingDown = status.Error(codes.Unavailable, "hub is shutting down")
 	// errEventsLost ends a Listen stream whose events the hub may have
 	// missed; Unavailable, so clients listen again and list to catch up.
 	errEventsLost = status.Error(codes.Unavailable, "the hub lost its event feed for a moment: listen again and list to catch up")
@@ -89,18 +92,15 @@ func (s *Server) authenticate(ctx context.Context, method string) (caller, error
 	if err != nil {
 		return caller{}, err
 	}
-	msg, sig := firstMD(md, mdSigMsg), firstMD(md, mdSig)
-	if msg == "" || sig == "" {
-		return caller{}, errNoAPISig
-	}
-	// RFC3339 parsing accepts the fractional seconds JS sends. The date must
-	// be in the future: a signature is a bearer credential until then.
-	until, err := time.Parse(time.RFC3339, msg)
-	if err != nil || !until.After(time.Now()) {
-		return caller{}, errBadAPISig
-	}
-	if err := identity.VerifyAPISig(k.Secret, msg, sig); err != nil {
-		return caller{}, errBadAPISig
+	if IsInsecure(k) {
+		// A non-signing key: whatever signature comes with it is ignored,
+		// as on the Textile hub. Only a hub nobody else can reach, or one
+		// its operator said is insecure, takes it.
+		if !s.insecureKeysOK {
+			return caller{}, errInsecureKey
+		}
+	} else if err := checkAPISig(md, k); err != nil {
+		return caller{}, err
 	}
 	c := caller{apiKey: apiKey}
 	if method == methodGetToken {
@@ -140,6 +140,24 @@ func (s *Server) authenticate(ctx context.Context, method string) (caller, error
 		}
 	}
 	return c, nil
+}
+
+// checkAPISig checks the signature a signing key's call carries.
+func checkAPISig(md metadata.MD, k APIKey) error {
+	msg, sig := firstMD(md, mdSigMsg), firstMD(md, mdSig)
+	if msg == "" || sig == "" {
+		return errNoAPISig
+	}
+	// RFC3339 parsing accepts the fractional seconds JS sends. The date must
+	// be in the future: a signature is a bearer credential until then.
+	until, err := time.Parse(time.RFC3339, msg)
+	if err != nil || !until.After(time.Now()) {
+		return errBadAPISig
+	}
+	if err := identity.VerifyAPISig(k.Secret, msg, sig); err != nil {
+		return errBadAPISig
+	}
+	return nil
 }
 
 // activeKey loads an API key that exists and is not revoked.

@@ -8,11 +8,12 @@ import (
 	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
 
-// event is one change to a mailbox collection, delivered to the owner's
-// Listen streams.
+// event is one change to a mailbox collection or to an instance of a
+// thread DB collection, delivered to the owner's Listen streams.
 type event struct {
 	owner    string
-	box      Box
+	thread   []byte // the thread DB's id; nil for a mailbox event
+	coll     string // the collection: inbox or sentbox for a mailbox event
 	id       string
 	action   hubpb.ListenReply_Action
 	instance []byte // record JSON; nil for DELETE
@@ -182,8 +183,16 @@ func (s *Server) publish(e store.Event) {
 	if !ok {
 		return
 	}
+	if in := e.Instance; in != nil {
+		ev := event{owner: in.Owner, thread: in.Thread, coll: in.Collection, id: in.ID, action: action}
+		if e.Action != store.Delete {
+			ev.instance = in.JSON
+		}
+		s.events.publish(ev)
+		return
+	}
 	m := e.Message
-	ev := event{owner: m.Owner, box: m.Box, id: m.ID, action: action}
+	ev := event{owner: m.Owner, coll: m.Box.String(), id: m.ID, action: action}
 	if e.Action != store.Delete {
 		ev.instance = messageJSON(m)
 	}

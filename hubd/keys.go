@@ -106,6 +106,38 @@ func NewKey(ctx context.Context, st Store) (APIKey, error) {
 	return k, nil
 }
 
+// NewInsecureKey makes a new non-signing API key and stores it in st: a
+// key without a secret, which apps use alone (Textile's development
+// mode: `{key}` without `secret`). Anyone who learns it can use it until
+// it is revoked, so a hub accepts it only while it listens on loopback or
+// runs with AllowInsecure (protocol.md §3.1).
+func NewInsecureKey(ctx context.Context, st Store) (APIKey, error) {
+	k, err := newAPIKey()
+	if err != nil {
+		return APIKey{}, err
+	}
+	k.Secret = ""
+	if err := st.CreateKey(ctx, k); err != nil {
+		return APIKey{}, err
+	}
+	return k, nil
+}
+
+// IsInsecure reports whether k is a non-signing key. The store keeps no
+// flag for it: a key without a secret cannot sign, which is what
+// non-signing means, and so the stores' schema needs no change.
+func IsInsecure(k APIKey) bool { return k.Secret == "" }
+
+// CreateInsecureKey makes a new non-signing API key in the store the
+// server has open (see NewInsecureKey).
+func (s *Server) CreateInsecureKey(ctx context.Context) (APIKey, error) {
+	return NewInsecureKey(ctx, s.store)
+}
+
+// InsecureKeysAccepted reports whether this hub takes non-signing keys:
+// it listens on loopback, or was configured with AllowInsecure.
+func (s *Server) InsecureKeysAccepted() bool { return s.insecureKeysOK }
+
 // CreateKey makes a new API key in the store the server has open.
 func (s *Server) CreateKey(ctx context.Context) (APIKey, error) {
 	return NewKey(ctx, s.store)

@@ -54,9 +54,9 @@ func TestPageQueryLongSeek(t *testing.T) {
 }
 
 func TestMatches(t *testing.T) {
-	in := event{box: Inbox, id: "a", action: hubpb.ListenReply_CREATE}
-	save := event{box: Inbox, id: "a", action: hubpb.ListenReply_SAVE}
-	del := event{box: Sentbox, id: "b", action: hubpb.ListenReply_DELETE}
+	in := event{coll: "inbox", id: "a", action: hubpb.ListenReply_CREATE}
+	save := event{coll: "inbox", id: "a", action: hubpb.ListenReply_SAVE}
+	del := event{coll: "sentbox", id: "b", action: hubpb.ListenReply_DELETE}
 	f := func(coll, id string, a hubpb.ListenRequest_Filter_Action) *hubpb.ListenRequest_Filter {
 		return &hubpb.ListenRequest_Filter{CollectionName: coll, InstanceID: id, Action: a}
 	}

@@ -93,8 +93,10 @@ type Config struct {
 	MaxMessageSize int // ciphertext bytes per copy; 0 = 1 MiB
 	// TLSCertFile and TLSKeyFile, both or neither, serve TLS on Listen.
 	TLSCertFile, TLSKeyFile string
-	AllowInsecure           bool         // plaintext on a non-loopback address
-	Logger                  *slog.Logger // nil = discard
+	// AllowInsecure allows plaintext on a non-loopback address, and
+	// non-signing API keys (NewInsecureKey) there.
+	AllowInsecure bool
+	Logger        *slog.Logger // nil = discard
 
 	// ChallengeTimeout bounds the GetToken exchange; 0 = one minute.
 	ChallengeTimeout time.Duration
@@ -111,6 +113,10 @@ type Config struct {
 	// this address, under Listen's rules (TLS if configured, else
 	// plaintext only on loopback unless AllowInsecure).
 	MetricsListen string
+	// Quotas are the free quotas and grace allowances GetUsage reports
+	// (enforced nowhere); zero fields are DefaultQuotas'.
+	Quotas Quotas
+
 	// StoreCheckEvery is how often a store that can be pinged
 	// (StorePinger) is; 0 = DefaultStoreCheckEvery.
 	StoreCheckEvery time.Duration
@@ -131,7 +137,11 @@ type Server struct {
 	inflight *inflight
 	keys     *keyCache           // the tap's view of the API keys
 	methods  map[string]struct{} // every method served, "/service/Method"; set once in New
-	limits   limits
+	// insecureKeysOK: non-signing API keys are accepted, because the hub
+	// listens on loopback or AllowInsecure says so.
+	insecureKeysOK bool
+	limits         limits
+	reads          readTally // instance reads not yet in the store (usage.go)
 
 	// testHookSend, if set, runs inside SendMessage before the store
 	// write, so tests can hold a call in flight.
@@ -190,6 +200,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.KeepaliveTimeout <= 0 {
 		cfg.KeepaliveTimeout = DefaultKeepaliveTimeout
 	}
+	cfg.Quotas = cfg.Quotas.withDefaults()
 	if cfg.StoreCheckEvery <= 0 {
 		cfg.StoreCheckEvery = DefaultStoreCheckEvery
 	}
@@ -199,6 +210,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return nil, errors.New("TLS needs both a certificate and a key file")
+	}
+	loopback, err := isLoopback(cfg.Listen)
+	if err != nil {
+		return nil, err
 	}
 	var tlsConfig *tls.Config
 	if cfg.TLSCertFile != "" {
@@ -214,11 +229,7 @@ func New(cfg Config) (*Server, error) {
 			MinVersion: tls.VersionTLS12,
 		}
 	} else if !cfg.AllowInsecure {
-		loop, err := isLoopback(cfg.Listen)
-		if err != nil {
-			return nil, err
-		}
-		if !loop {
+		if !loopback {
 			return nil, fmt.Errorf("refusing to serve plaintext on non-loopback address %s: give a TLS certificate and key, or allow insecure serving explicitly", cfg.Listen)
 		}
 	}
@@ -283,6 +294,8 @@ func New(cfg Config) (*Server, error) {
 		checkStoreNow: make(chan struct{}, 1),
 		metrics:       newMetrics(store),
 		metricsLn:     metricsLn,
+
+		insecureKeysOK: loopback || cfg.AllowInsecure,
 	}
 	s.tokens = newTokenIssuer(hostKey)
 	s.keys = newKeyCache(store)
@@ -308,7 +321,7 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainStreamInterceptor(s.metrics.stream, s.logStream, exceptHealthStream(s.trackStream), exceptHealthStream(s.gateStream), exceptHealthStream(s.authStream)),
 	)
 	hubpb.RegisterAPIServiceServer(s.grpc, &usersService{s: s})
-	hubpb.RegisterAPIServer(s.grpc, &threadsService{s: s})
+	hubpb.RegisterAPIServer(s.grpc, &threadsService{s: s, schemas: newSchemaCache()})
 	s.setupHealth()
 	s.methods = servedMethods(s.grpc)
 	s.metricsHTTP = s.metricsServer()
@@ -416,6 +429,7 @@ func (s *Server) Serve() error {
 		}
 	}()
 	go s.pruneLoop()
+	go s.flushReadsLoop()
 	go s.watchStore()
 	go s.serveMetrics()
 	close(s.ready)
@@ -465,6 +479,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.inflight.wait(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("calls still running at shutdown: %w", err))
 	}
+	s.flushReads(ctx)
 	if serving {
 		<-s.ready
 		stopped := make(chan struct{})

@@ -1,6 +1,7 @@
 package hubd
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/hubfs/hubfs/hubd/store"
 	"github.com/hubfs/hubfs/identity"
 	hubpb "github.com/hubfs/hubfs/wire/pb"
 )
@@ -24,10 +26,15 @@ const maxThreadName = 256
 // maxFilters bounds a Listen request's filters; clients send one.
 const maxFilters = 64
 
-// threadsService is the part of threads.pb.API that Users clients call.
+// threadsService is threads.pb.API: token issue and the mailbox's events
+// for Users clients (this file), and ThreadDB databases, collections,
+// instances and transactions for the JS Client (dbs.go, collections.go,
+// instances.go, transactions.go). NewDBFromAddr stays unimplemented: this
+// hub runs no thread network to join.
 type threadsService struct {
 	hubpb.UnimplementedAPIServer
-	s *Server
+	s       *Server
+	schemas schemaCache
 }
 
 // GetToken runs the challenge of protocol.md §3.4: key, 32 random bytes,
@@ -119,7 +126,11 @@ func (th *threadsService) NewDB(ctx context.Context, req *hubpb.NewDBRequest) (*
 	if name == MailboxName {
 		return nil, status.Errorf(codes.InvalidArgument, "the name %q is reserved for the mailbox: use SetupMailbox", MailboxName)
 	}
-	_, err = th.s.store.CreateThread(ctx, Thread{ID: id.Bytes(), Owner: c.id, Name: name, IsDB: true, CreatedAt: time.Now()})
+	colls, err := newDBCollections(id.Bytes(), req.GetCollections())
+	if err != nil {
+		return nil, err
+	}
+	t, err := th.s.store.CreateThread(ctx, Thread{ID: id.Bytes(), Owner: c.id, Name: name, IsDB: true, CreatedAt: time.Now()})
 	switch {
 	case errors.Is(err, ErrNameTaken):
 		return nil, status.Errorf(codes.AlreadyExists, "a thread named %q already exists", name)
@@ -127,6 +138,14 @@ func (th *threadsService) NewDB(ctx context.Context, req *hubpb.NewDBRequest) (*
 		return nil, status.Error(codes.AlreadyExists, "db already exists")
 	case err != nil:
 		return nil, th.s.internal(ctx, "create thread", err)
+	}
+	if err := th.createCollections(ctx, t, colls); err != nil {
+		// All or nothing: a db without the collections asked for is not
+		// the one the caller wanted.
+		if derr := th.s.store.DeleteThread(ctx, t.ID); derr != nil && !errors.Is(derr, ErrNotFound) {
+			th.s.log.ErrorContext(ctx, "remove a db whose collections failed", "err", derr)
+		}
+		return nil, err
 	}
 	return &hubpb.NewDBReply{}, nil
 }
@@ -181,18 +200,36 @@ func (th *threadsService) Listen(req *hubpb.ListenRequest, stream hubpb.API_List
 	if len(filters) > maxFilters {
 		return status.Errorf(codes.InvalidArgument, "%d filters, the limit is %d", len(filters), maxFilters)
 	}
+	isMailbox := t.Name == MailboxName
 	for _, f := range filters {
-		switch f.GetCollectionName() {
-		case "", Inbox.String(), Sentbox.String():
-		default:
-			return status.Errorf(codes.NotFound, "collection not found: %q (the mailbox has inbox and sentbox)", f.GetCollectionName())
+		if isMailbox {
+			switch f.GetCollectionName() {
+			case "", Inbox.String(), Sentbox.String():
+			default:
+				return status.Errorf(codes.NotFound, "collection not found: %q (the mailbox has inbox and sentbox)", f.GetCollectionName())
+			}
+		} else if n := f.GetCollectionName(); n != "" {
+			// A collection made later is listened to as well: no lookup.
+			if err := checkCollectionName(n); err != nil {
+				return err
+			}
+		}
+		if len(f.GetInstanceID()) > store.MaxNameLen {
+			return status.Errorf(codes.InvalidArgument, "filter instance id over %d bytes", store.MaxNameLen)
 		}
 		if a := f.GetAction(); a < hubpb.ListenRequest_Filter_ALL || a > hubpb.ListenRequest_Filter_DELETE {
 			return status.Errorf(codes.InvalidArgument, "invalid filter action %v", a)
 		}
 	}
-	isMailbox := t.Name == MailboxName
-	sub, cancel := th.s.events.subscribe(c.id, func(e event) bool { return isMailbox && matches(filters, e) })
+	// A mailbox stream takes mailbox events, a thread DB stream the
+	// instance events of its own db.
+	accept := func(e event) bool {
+		if isMailbox {
+			return e.thread == nil && matches(filters, e)
+		}
+		return bytes.Equal(e.thread, t.ID) && matches(filters, e)
+	}
+	sub, cancel := th.s.events.subscribe(c.id, accept)
 	defer cancel()
 	// Send the headers now, so a client knows it is subscribed before the
 	// first event: without this a grpc-web client sees nothing until then.
@@ -211,7 +248,7 @@ func (th *threadsService) Listen(req *hubpb.ListenRequest, stream hubpb.API_List
 				continue
 			}
 			if err := stream.Send(&hubpb.ListenReply{
-				CollectionName: e.box.String(),
+				CollectionName: e.coll,
 				InstanceID:     e.id,
 				Action:         e.action,
 				Instance:       e.instance,
@@ -249,7 +286,7 @@ func matches(filters []*hubpb.ListenRequest_Filter, e event) bool {
 		return true
 	}
 	for _, f := range filters {
-		if n := f.GetCollectionName(); n != "" && n != e.box.String() {
+		if n := f.GetCollectionName(); n != "" && n != e.coll {
 			continue
 		}
 		if id := f.GetInstanceID(); id != "" && id != e.id {

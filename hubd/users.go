@@ -372,14 +372,6 @@ func (u *usersService) DeleteSentboxMessage(ctx context.Context, req *hubpb.Dele
 	return &hubpb.DeleteSentboxMessageResponse{}, nil
 }
 
-// Usage keys of GetUsage: what this hub measures, in the shape of the
-// hub's billing usage map.
-const (
-	UsageStoredMessages = "stored_messages"
-	UsageStoredData     = "stored_data"
-	UsageSentMessages   = "sent_messages"
-)
-
 func (u *usersService) GetUsage(ctx context.Context, req *hubpb.GetUsageRequest) (*hubpb.GetUsageResponse, error) {
 	c := callerFrom(ctx)
 	if k := req.GetKey(); k != "" {
@@ -397,16 +389,13 @@ func (u *usersService) GetUsage(ctx context.Context, req *hubpb.GetUsageRequest)
 	if err != nil {
 		return nil, u.s.internal(ctx, "usage", err)
 	}
+	us.InstanceReads += u.s.reads.pending(c.id) // counted, not yet flushed
 	now := time.Now()
 	period := &hubpb.Period{UnixStart: us.FirstSeen.Unix(), UnixEnd: now.Unix()}
 	if us.FirstSeen.IsZero() {
 		period.UnixStart = now.Unix()
 	}
-	usage := map[string]*hubpb.Usage{
-		UsageStoredMessages: {Description: "messages stored (inbox and sentbox copies)", Units: us.InboxMessages + us.SentboxMessages, Total: us.InboxMessages + us.SentboxMessages, Period: period},
-		UsageStoredData:     {Description: "bytes stored (ciphertext and signatures)", Units: us.StoredBytes, Total: us.StoredBytes, Period: period},
-		UsageSentMessages:   {Description: "messages sent", Units: us.SentMessages, Total: us.SentMessages, Period: period},
-	}
+	usage := u.s.cfg.Quotas.usageMap(us, period)
 	var created int64
 	if !us.FirstSeen.IsZero() {
 		created = us.FirstSeen.Unix()

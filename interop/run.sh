@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Interop test (issue 7): the official @textile/hub JavaScript client against
-# a fresh `hubfs serve`, plus Go <-> JS crypto and mail across clients.
+# Interop test (issues 7 and 12): the official @textile/hub JavaScript clients
+# (Users and the ThreadDB Client) against a fresh `hubfs serve`, plus Go <-> JS
+# crypto and mail across clients.
 #
 # It builds hubfs and interop/gocrypto, installs the pinned npm packages with
 # `npm ci`, starts `hubfs serve` on a free loopback port with a new data
@@ -120,6 +121,10 @@ keyjson=$("$bin/hubfs" keys create --data "$data" "${store_args[@]}" --json) || 
 key=$(node -e 'const k=JSON.parse(require("fs").readFileSync(0,"utf8")); if(!k.key) throw new Error("no key field"); console.log(k.key)' <<<"$keyjson")
 secret=$(node -e 'const k=JSON.parse(require("fs").readFileSync(0,"utf8")); if(!k.secret) throw new Error("no secret field"); console.log(k.secret)' <<<"$keyjson")
 (umask 077 && printf '%s\n' "$secret" >"$work/secret")
+# A non-signing key for the step that uses one (the hub is on loopback, so
+# it takes it); the JSON must say so.
+insecurejson=$("$bin/hubfs" keys create --data "$data" "${store_args[@]}" --insecure --json 2>/dev/null) || { say "hubfs keys create --insecure --json failed"; exit 1; }
+insecure_key=$(node -e 'const k=JSON.parse(require("fs").readFileSync(0,"utf8")); if(!k.key || k.secret !== "" || k.insecure !== true) throw new Error("not an insecure key: " + Object.keys(k)); console.log(k.key)' <<<"$insecurejson")
 
 say "running node --test"
 set +e
@@ -133,7 +138,8 @@ set +e
 	HUBFS_INTEROP_GOCRYPTO=$bin/gocrypto \
 	HUBFS_INTEROP_WORK=$work \
 	HUBFS_INTEROP_MAX_MESSAGE=$max_message \
-	timeout 900 node --test --test-force-exit --test-reporter=spec interop.test.mjs
+	HUBFS_INTEROP_INSECURE_KEY=$insecure_key \
+	timeout 900 node --test --test-force-exit --test-reporter=spec interop.test.mjs threads-client.test.mjs
 )
 status=$?
 if [ "$status" -eq 0 ] && [ "${HUBFS_INTEROP_BENCH:-}" = 1 ]; then

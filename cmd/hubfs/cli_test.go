@@ -56,6 +56,7 @@ func TestFlagsAfterArguments(t *testing.T) {
 		{[]string{"umount", mnt, "--bogus"}, "bogus"},
 		{[]string{"keys", "revoke", "KEY", "--bogus"}, "bogus"},
 		{[]string{"serve", "--bogus"}, "bogus"},
+		{[]string{"serve", "--quota-instance-reads", "0"}, "--quota-instance-reads must be positive"},
 		{[]string{"whoami", "extra", "--identity", id}, "takes no arguments"},
 		{[]string{"ls", "--bogus", "inbox"}, "bogus"},
 		{[]string{"ls", "inbox", "--bogus"}, "bogus"},

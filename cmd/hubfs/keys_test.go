@@ -111,3 +111,36 @@ func TestKeysListAndRevokeDoNotCreateADataDir(t *testing.T) {
 		t.Fatalf("keys list/revoke created %s (stat: %v)", dir, err)
 	}
 }
+
+// TestKeysCreateInsecure: --insecure makes a key without a secret, says so
+// loudly on both streams, and `keys list` marks it.
+func TestKeysCreateInsecure(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hub")
+	out, errOut, err := runCLI(t, "keys", "create", "--data", dir, "--insecure")
+	if err != nil {
+		t.Fatalf("keys create --insecure: %v (%s)", err, errOut)
+	}
+	if !strings.HasPrefix(out, "INSECURE KEY: b") || !strings.Contains(errOut, "INSECURE KEY") || !strings.Contains(errOut, "loopback") {
+		t.Fatalf("keys create --insecure printed %q, stderr %q", out, errOut)
+	}
+	out, errOut, err = runCLI(t, "keys", "create", "--data", dir, "--insecure", "--json")
+	if err != nil || !strings.Contains(errOut, "INSECURE KEY") {
+		t.Fatalf("keys create --insecure --json: %v, stderr %q", err, errOut)
+	}
+	var k struct {
+		Key      string `json:"key"`
+		Secret   string `json:"secret"`
+		Insecure bool   `json:"insecure"`
+	}
+	if err := json.Unmarshal([]byte(out), &k); err != nil || len(k.Key) != 27 || k.Secret != "" || !k.Insecure {
+		t.Fatalf("keys create --insecure --json = %q (%v)", out, err)
+	}
+	out, _, err = runCLI(t, "keys", "list", "--data", dir, "--json")
+	if err != nil || strings.Count(out, `"insecure":true`) != 2 {
+		t.Fatalf("keys list --json = %q, %v", out, err)
+	}
+	out, _, err = runCLI(t, "keys", "list", "--data", dir)
+	if err != nil || strings.Count(out, "INSECURE") != 2 {
+		t.Fatalf("keys list = %q, %v", out, err)
+	}
+}

@@ -62,14 +62,17 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run a self-hosted hub that speaks the Textile Hub Users protocol",
-		UsageText: "hubfs serve [--listen ADDR] [--data DIR] [--store URL] [--max-message-size N] [--tls-cert FILE --tls-key FILE] [--insecure] [--metrics-listen ADDR] [--drain-timeout D] [--debug]\n\n" +
+		UsageText: "hubfs serve [--listen ADDR] [--data DIR] [--store URL] [--max-message-size N] [--tls-cert FILE --tls-key FILE] [--insecure] [--metrics-listen ADDR] [--drain-timeout D] [--quota-* N] [--debug]\n\n" +
 			"One address serves native gRPC (Go clients, hubfs mount) and grpc-web websockets\n" +
 			"(the @textile/hub JavaScript client), and grpc.health.v1 without an API key.\n" +
 			"Once listening, the address is printed on stdout as one line; logs go to stderr.\n" +
 			"SIGINT or SIGTERM drains: health turns NOT_SERVING, new calls are refused with\n" +
 			"Unavailable, Listen streams end, calls in flight finish (for --drain-timeout at\n" +
 			"most); a second signal stops at once. --metrics-listen serves Prometheus metrics\n" +
-			"at /metrics on a second address.\n\n" +
+			"at /metrics on a second address. --insecure also lets the hub take insecure\n" +
+			"(non-signing) keys off loopback. --quota-stored-data, --quota-network-egress\n" +
+			"(bytes), --quota-instance-reads and --quota-instance-writes set the free quotas\n" +
+			"getUsage reports (Textile's free tier by default; nothing is enforced).\n\n" +
 			"Example:\n" +
 			"   hubfs keys create --data ~/hub\n" +
 			"   hubfs serve --data ~/hub --listen 127.0.0.1:3006",
@@ -80,9 +83,13 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-message-size", Value: hubd.DefaultMaxMessageSize, Usage: "largest message body accepted, in `BYTES` of ciphertext per copy (at most 64 MiB)"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve TLS with this certificate `FILE` (PEM; needs --tls-key)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "private key `FILE` of --tls-cert (PEM)"},
-			&cli.BoolFlag{Name: "insecure", Usage: "allow plaintext on an address other machines can reach (--listen and --metrics-listen)"},
+			&cli.BoolFlag{Name: "insecure", Usage: "allow plaintext on an address other machines can reach (--listen and --metrics-listen), and insecure (non-signing) keys there"},
 			&cli.StringFlag{Name: "metrics-listen", Usage: "serve Prometheus metrics at /metrics on `ADDR` (off by default; TLS with --tls-cert, else loopback only unless --insecure)", EnvVars: []string{"HUBFS_METRICS_LISTEN"}},
 			&cli.DurationFlag{Name: "drain-timeout", Value: defaultDrainTimeout, Usage: "how long a stop waits for calls in flight (`DURATION`)", EnvVars: []string{"HUBFS_DRAIN_TIMEOUT"}},
+			&cli.Int64Flag{Name: "quota-stored-data", Value: hubd.DefaultQuotas().StoredData.Free, Usage: "free quota of stored data getUsage reports, in `BYTES`"},
+			&cli.Int64Flag{Name: "quota-network-egress", Value: hubd.DefaultQuotas().NetworkEgress.Free, Usage: "free quota of network egress getUsage reports, in `BYTES`"},
+			&cli.Int64Flag{Name: "quota-instance-reads", Value: hubd.DefaultQuotas().InstanceReads.Free, Usage: "free quota of ThreadDB instance reads getUsage reports (`N`)"},
+			&cli.Int64Flag{Name: "quota-instance-writes", Value: hubd.DefaultQuotas().InstanceWrites.Free, Usage: "free quota of ThreadDB instance writes getUsage reports (`N`)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log one line per call (method, key prefix, status, duration)"},
 		},
 		Action: runServe,
@@ -103,6 +110,22 @@ func runServe(c *cli.Context) error {
 	if drain <= 0 {
 		return usagef("--drain-timeout must be positive, got %v", drain)
 	}
+	quotas := hubd.DefaultQuotas()
+	for _, q := range []struct {
+		flag string
+		to   *hubd.Quota
+	}{
+		{"quota-stored-data", &quotas.StoredData},
+		{"quota-network-egress", &quotas.NetworkEgress},
+		{"quota-instance-reads", &quotas.InstanceReads},
+		{"quota-instance-writes", &quotas.InstanceWrites},
+	} {
+		n := c.Int64(q.flag)
+		if n <= 0 {
+			return usagef("--%s must be positive, got %d", q.flag, n)
+		}
+		q.to.Free = n
+	}
 	dir, err := dataDir(c)
 	if err != nil {
 		return err
@@ -122,6 +145,7 @@ func runServe(c *cli.Context) error {
 		TLSKeyFile:     c.String("tls-key"),
 		AllowInsecure:  c.Bool("insecure"),
 		MetricsListen:  c.String("metrics-listen"),
+		Quotas:         quotas,
 		Logger:         logger,
 	})
 	if err != nil {
@@ -142,6 +166,13 @@ func runServe(c *cli.Context) error {
 	keys, err := srv.ListKeys(context.Background())
 	if err == nil && !anyActive(keys) {
 		logger.Warn("no API key in the store yet: create one with `hubfs keys create`", "data", dir)
+	}
+	if n := activeInsecure(keys); n > 0 {
+		if srv.InsecureKeysAccepted() {
+			logger.Warn("INSECURE KEYS are active: calls with them need no signature (revoke them with `hubfs keys revoke` when done developing)", "count", n)
+		} else {
+			logger.Warn("the store holds insecure (non-signing) keys, which this hub refuses: it is not on loopback and --insecure was not given", "count", n)
+		}
 	}
 
 	select {
@@ -177,4 +208,14 @@ func anyActive(keys []hubd.APIKey) bool {
 		}
 	}
 	return false
+}
+
+func activeInsecure(keys []hubd.APIKey) int {
+	n := 0
+	for _, k := range keys {
+		if !k.Revoked && hubd.IsInsecure(k) {
+			n++
+		}
+	}
+	return n
 }
