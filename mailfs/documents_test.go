@@ -374,3 +374,33 @@ func TestDocumentWriteContract(t *testing.T) {
 	}
 	hubHas(`"v":2`)
 }
+
+// TestUniqueIndexRefusal: a value a unique index already holds fails the
+// close with EEXIST (the hub's AlreadyExists), the reason in .hubfs/errors,
+// and the document is not made.
+func TestUniqueIndexRefusal(t *testing.T) {
+	m := mountTest(t, hubdtest.Start(t), withCache(0, 0, 0))
+	db := newDB(t, m, "app")
+	dir := m.path("threads", "app", "people")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := m.cl.UpdateCollection(ctx, db, hub.CollectionInfo{Name: "people", Schema: mailbox.PermissiveSchema,
+		Indexes: []hub.Index{{Path: "email", Unique: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/ann.json", []byte(`{"email":"a@x"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantErrno(t, "a second document with the same email", os.WriteFile(dir+"/bob.json", []byte(`{"email":"a@x"}`), 0o600), syscall.EEXIST)
+	if !recorded(t, m, "people/bob.json", "EEXIST", "unique") {
+		t.Error(".hubfs/errors does not name the unique index")
+	}
+	if ok, err := m.cl.Has(ctx, db, "people", "bob"); err != nil || ok {
+		t.Errorf("the refused document exists: %v, %v", ok, err)
+	}
+	if err := os.WriteFile(dir+"/ann.json", []byte(`{"email":"a@x","name":"Ann"}`), 0o600); err != nil {
+		t.Errorf("saving a document with its own unique value: %v", err)
+	}
+}
