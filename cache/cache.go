@@ -36,6 +36,10 @@ import (
 type Cache struct {
 	b   mailbox.Backend
 	cfg mailbox.Config
+	// Documents passes the thread DBs' calls through: the model keeps
+	// the copies of collections and documents, with the DBs' watches that
+	// keep them current (mailbox/docs_model.go).
+	mailbox.Documents
 
 	mu        sync.Mutex // guards the fields below
 	boxes     [2]boxCopy
@@ -103,7 +107,7 @@ func New(b mailbox.Backend, cfg mailbox.Config) *Cache {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Cache{b: b, cfg: cfg}
+	c := &Cache{b: b, cfg: cfg, Documents: b}
 	c.bodies = sizedlru.New(cfg.CiphertextBytes, func(m mailbox.Message) int64 {
 		return int64(len(m.Body) + len(m.Signature) + len(m.From) + len(m.To) + 96)
 	})

@@ -97,6 +97,19 @@ func (c *Client) WatchSentbox(ctx context.Context, mailboxID identity.ThreadID, 
 
 type listenStream = grpc.ServerStreamingClient[hubpb.ListenReply]
 
+// listener is what one kind of watch does with a Listen stream: the
+// request that opens it, the call kind its errors are read as, and what to
+// do with each reply and with each change of the stream's state
+// (Disconnected, Reconnected, Stopped).
+type listener struct {
+	op    string
+	kind  callKind
+	req   *hubpb.ListenRequest
+	extra []string // metadata besides the auth
+	reply func(*hubpb.ListenReply)
+	state func(t MailboxEventType, err error)
+}
+
 func (c *Client) watch(ctx context.Context, op string, mailboxID identity.ThreadID, box string, fn func(MailboxEvent)) (*Watch, error) {
 	if fn == nil {
 		return nil, invalidf("%s: nil callback", op)
@@ -104,33 +117,49 @@ func (c *Client) watch(ctx context.Context, op string, mailboxID identity.Thread
 	if mailboxID.IsZero() {
 		return nil, invalidf("%s: empty mailbox id", op)
 	}
+	return c.startWatch(ctx, listener{
+		op:   op,
+		kind: mailboxCall,
+		req: &hubpb.ListenRequest{
+			DbID:    mailboxID.Bytes(),
+			Filters: []*hubpb.ListenRequest_Filter{{CollectionName: box}},
+		},
+		reply: func(r *hubpb.ListenReply) {
+			if r.GetCollectionName() != box {
+				return // a hub that ignores the filter
+			}
+			fn(eventFromPB(r))
+		},
+		state: func(t MailboxEventType, err error) { fn(MailboxEvent{Type: t, Err: err}) },
+	})
+}
+
+// startWatch opens l's stream and runs it until Close.
+func (c *Client) startWatch(ctx context.Context, l listener) (*Watch, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	stream, stop, err := c.listen(ctx, op, mailboxID, box)
+	stream, stop, err := c.listen(ctx, l)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	w := &Watch{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
-	go w.run(ctx, c, op, mailboxID, box, fn, stream, stop)
+	go w.run(ctx, c, l, stream, stop)
 	return w, nil
 }
 
 // listen opens one Listen stream. The stream lives as long as ctx or until
 // stop; only opening it is bounded by the call timeout, and that includes
 // the auth, whose callback may be a network call of its own.
-func (c *Client) listen(ctx context.Context, op string, mailboxID identity.ThreadID, box string) (listenStream, context.CancelFunc, error) {
+func (c *Client) listen(ctx context.Context, l listener) (listenStream, context.CancelFunc, error) {
 	sctx, stop := context.WithCancel(ctx)
 	timer := time.AfterFunc(c.cfg.timeout, stop)
-	err := c.ensureToken(sctx, mailboxCall)
+	err := c.ensureToken(sctx, l.kind)
 	if err == nil {
-		sctx, err = c.outgoing(sctx)
+		sctx, err = c.outgoing(sctx, l.extra...)
 	}
 	var stream listenStream
 	if err == nil {
-		stream, err = c.threads.Listen(sctx, &hubpb.ListenRequest{
-			DbID:    mailboxID.Bytes(),
-			Filters: []*hubpb.ListenRequest_Filter{{CollectionName: box}},
-		})
+		stream, err = c.threads.Listen(sctx, l.req)
 	}
 	if !timer.Stop() {
 		// The timer canceled the stream: report that as the timeout it is,
@@ -139,12 +168,12 @@ func (c *Client) listen(ctx context.Context, op string, mailboxID identity.Threa
 	}
 	if err != nil {
 		stop()
-		return nil, nil, classify(op, mailboxCall, err)
+		return nil, nil, classify(l.op, l.kind, err)
 	}
 	return stream, stop, nil
 }
 
-func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identity.ThreadID, box string, fn func(MailboxEvent), stream listenStream, stop context.CancelFunc) {
+func (w *Watch) run(ctx context.Context, c *Client, l listener, stream listenStream, stop context.CancelFunc) {
 	defer close(w.done)
 	defer w.cancel()
 	// A hub can accept a stream and refuse it on the first read (hubd does
@@ -158,7 +187,7 @@ func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identit
 	// refused again with the new one, the refusal is final.
 	renewed := false
 	retoken := func(err error, stale string) bool {
-		if renewed || !c.mayRenew(mailboxCall, err) {
+		if renewed || !c.mayRenew(l.kind, err) {
 			return false
 		}
 		rerr := c.renewToken(ctx, stale)
@@ -179,23 +208,23 @@ func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identit
 		w.readyOnce.Do(func() { close(w.ready) })
 		if disconnected {
 			disconnected = false
-			fn(MailboxEvent{Type: MailboxEventReconnected})
+			l.state(MailboxEventReconnected, nil)
 		}
 	}
 	for {
-		err := receive(stream, box, fn, confirmed)
+		err := receive(stream, l.reply, confirmed)
 		stop()
 		if ctx.Err() != nil {
 			return // Close or the caller's context: no event
 		}
-		err = classify(op, mailboxCall, err)
+		err = classify(l.op, l.kind, err)
 		if !retoken(err, stale) && c.final(err) {
-			w.stopWith(err, fn)
+			w.stopWith(err, l.state)
 			return
 		}
 		if !disconnected {
 			disconnected = true
-			fn(MailboxEvent{Type: MailboxEventDisconnected, Err: err})
+			l.state(MailboxEventDisconnected, err)
 		}
 		for {
 			if !sleep(ctx, backoffDelay(watchRetryBase, attempt, watchRetryMax)) {
@@ -203,7 +232,7 @@ func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identit
 			}
 			attempt++
 			stale = c.Token()
-			stream, stop, err = c.listen(ctx, op, mailboxID, box)
+			stream, stop, err = c.listen(ctx, l)
 			if err == nil {
 				break
 			}
@@ -211,7 +240,7 @@ func (w *Watch) run(ctx context.Context, c *Client, op string, mailboxID identit
 				return
 			}
 			if !retoken(err, stale) && c.final(err) {
-				w.stopWith(err, fn)
+				w.stopWith(err, l.state)
 				return
 			}
 		}
@@ -225,17 +254,17 @@ func (c *Client) final(err error) bool {
 	return permanent(err) || c.conn.GetState() == connectivity.Shutdown
 }
 
-func (w *Watch) stopWith(err error, fn func(MailboxEvent)) {
+func (w *Watch) stopWith(err error, state func(MailboxEventType, error)) {
 	w.mu.Lock()
 	w.err = err
 	w.mu.Unlock()
-	fn(MailboxEvent{Type: MailboxEventStopped, Err: err})
+	state(MailboxEventStopped, err)
 }
 
 // receive delivers a stream's events until it breaks, and returns why.
 // It first waits for the hub's response headers, which prove the hub
 // accepted the stream, and then calls confirmed.
-func receive(stream listenStream, box string, fn func(MailboxEvent), confirmed func()) error {
+func receive(stream listenStream, fn func(*hubpb.ListenReply), confirmed func()) error {
 	// Header returns nil metadata when the stream failed; Recv then
 	// reports why.
 	if md, _ := stream.Header(); md != nil {
@@ -249,10 +278,7 @@ func receive(stream listenStream, box string, fn func(MailboxEvent), confirmed f
 			}
 			return err
 		}
-		if reply.GetCollectionName() != box {
-			continue // a hub that ignores the filter
-		}
-		fn(eventFromPB(reply))
+		fn(reply)
 	}
 }
 

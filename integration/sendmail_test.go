@@ -94,7 +94,7 @@ func TestSendmailThroughMount(t *testing.T) {
 }
 
 // requireTool fails under CI=true (.ci/run installs it) and skips outside.
-func requireTool(t *testing.T, name string, args ...string) {
+func requireRuns(t *testing.T, name string, args ...string) {
 	t.Helper()
 	if err := exec.Command(name, args...).Run(); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -108,8 +108,8 @@ func requireTool(t *testing.T, name string, args ...string) {
 // hubfs sendmail as their sendmail, deliver through a running mount.
 func TestSendmailMailClients(t *testing.T) {
 	requireFUSE(t)
-	requireTool(t, "neomutt", "-v")
-	requireTool(t, "git", "send-email", "--dump-aliases") // Debian's git-email
+	requireRuns(t, "neomutt", "-v")
+	requireRuns(t, "git", "send-email", "--dump-aliases") // Debian's git-email
 	h := hubdtest.Start(t)
 	alice, bob := newUser(t, h, "alice"), newUser(t, h, "bob")
 	bcl, bkey := clientFor(t, h, bob.keyFile)

@@ -28,6 +28,8 @@ type Backend interface {
 	NewThread(ctx context.Context, name string) (Thread, error)
 	DeleteThread(ctx context.Context, t Thread) error
 	Usage(ctx context.Context) (Usage, error)
+	// Documents: the thread DBs' collections and documents.
+	Documents
 	// Watch delivers box's changes to fn, one at a time, until Close or
 	// an EventStopped.
 	Watch(ctx context.Context, box Box, fn func(Event)) (Watch, error)

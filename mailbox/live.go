@@ -35,6 +35,7 @@ func (m *Model) Follow(ctx context.Context) *Live {
 	ctx, cancel := context.WithCancel(ctx)
 	lv := &Live{m: m, poll: m.cfg.PollInterval, cancel: cancel,
 		done: make(chan struct{}), kick: make(chan struct{}, 1)}
+	m.followDocs(ctx) // the thread DBs touched from now on are watched too
 	go lv.run(ctx)
 	return lv
 }
@@ -47,6 +48,7 @@ func (lv *Live) Close() {
 
 func (lv *Live) run(ctx context.Context) {
 	defer close(lv.done)
+	defer lv.m.stopDocs()
 	defer func() {
 		lv.mu.Lock()
 		ws := lv.watches

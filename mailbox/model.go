@@ -36,7 +36,8 @@ type Model struct {
 	cfg    Config
 	log    *slog.Logger
 	sf     singleflight.Group
-	ahead  ahead // decrypt-ahead (ahead.go)
+	ahead  ahead    // decrypt-ahead (ahead.go)
+	docs   docState // thread DBs' collections and documents (docs_model.go)
 
 	onChange func(Change) // set once, before use
 

@@ -63,6 +63,12 @@ const (
 	ThreadsChanged                   // the thread list changed (ID is empty)
 	ModeChanged                      // the model moved to Mode (Err: why the watch went down)
 	LiveError                        // following the hub failed (Err), in Box's watch or poll
+	// CollectionsChanged: the collections of the DB Thread changed, or
+	// its watch may have missed changes: whatever is shown of it is stale.
+	CollectionsChanged
+	// DocumentChanged: the document ID of Thread's Collection was
+	// created or saved (Doc holds it now) or deleted (Doc is nil).
+	DocumentChanged
 )
 
 func (k ChangeKind) String() string {
@@ -79,6 +85,10 @@ func (k ChangeKind) String() string {
 		return "mode"
 	case LiveError:
 		return "live-error"
+	case CollectionsChanged:
+		return "collections"
+	case DocumentChanged:
+		return "document"
 	}
 	return "unknown"
 }
@@ -96,6 +106,11 @@ type Change struct {
 	Mode  Mode   // for ModeChanged
 	Op    string // for LiveError: what failed ("watch", "poll", "resync")
 	Err   error  // for ModeChanged (why the watch is down) and LiveError
+	// Thread, Collection and Doc are for CollectionsChanged and
+	// DocumentChanged (ID is then the document's _id).
+	Thread     string
+	Collection string
+	Doc        *Document
 }
 
 // Mode says how the model learns of changes made elsewhere.

@@ -32,6 +32,7 @@ var errnoRules = []struct {
 	// missing file: the docs promise EACCES, and it must be recorded.
 	{mailbox.ErrBadAPIKey, syscall.EACCES},
 	{mailbox.ErrNotFound, syscall.ENOENT},
+	{mailbox.ErrNotEmpty, syscall.ENOTEMPTY},
 	{mailbox.ErrExists, syscall.EEXIST},
 	{mailbox.ErrInvalid, syscall.EINVAL},
 	{identity.ErrInvalidKey, syscall.EINVAL},

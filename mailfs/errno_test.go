@@ -40,6 +40,7 @@ func TestToErrno(t *testing.T) {
 		// An ambiguous send keeps the errno of its code.
 		{fmt.Errorf("send: %w: %w", mailbox.ErrUnknownOutcome, mailbox.ErrUnavailable), syscall.EHOSTDOWN},
 		{wrap(mailbox.ErrExists), syscall.EEXIST},
+		{wrap(mailbox.ErrNotEmpty), syscall.ENOTEMPTY},
 		{wrap(mailbox.ErrInvalid), syscall.EINVAL},
 		{wrap(identity.ErrInvalidKey), syscall.EINVAL},
 		{wrap(mailbox.ErrPermission), syscall.EACCES},

@@ -26,6 +26,17 @@ type Mailbox interface {
 	DeleteThread(ctx context.Context, t mailbox.Thread) error
 	Usage(ctx context.Context) (mailbox.Usage, error)
 
+	// A thread DB's collections and documents (db is the thread id).
+	Collections(ctx context.Context, db string) ([]mailbox.Collection, error)
+	Collection(ctx context.Context, db, name string) (mailbox.Collection, error)
+	NewCollection(ctx context.Context, db, name string) (mailbox.Collection, error)
+	SetSchema(ctx context.Context, db, name string, schema []byte) (mailbox.Collection, error)
+	DeleteCollection(ctx context.Context, db, name string) error
+	Documents(ctx context.Context, db, coll string) ([]mailbox.Document, error)
+	Document(ctx context.Context, db, coll, id string) (mailbox.Document, error)
+	PutDocument(ctx context.Context, db, coll, id string, body []byte, exists bool) (mailbox.Document, error)
+	DeleteDocument(ctx context.Context, db, coll, id string) error
+
 	Stats() mailbox.Stats
 	// Mode says whether a watch pushes every change (the kernel may then
 	// cache listings for long) or not.

@@ -197,6 +197,10 @@ func (r *Root) changed(c mailbox.Change) {
 				n.forget(r.threads, name)
 			}
 		})
+	case mailbox.DocumentChanged:
+		n.post(func() { r.documentChanged(c) })
+	case mailbox.CollectionsChanged:
+		n.post(func() { r.collectionsChanged(c.Thread) })
 	case mailbox.ModeChanged:
 		// Leaving watch mode: the kernel must stop trusting its cached
 		// listings, which nothing will invalidate on time any more.
@@ -251,4 +255,64 @@ func (r *Root) eventOf(c mailbox.Change) (events.Event, bool) {
 	}
 	ev.At = ev.At.UTC()
 	return ev, true
+}
+
+// threadDirsOf are the directory inodes under threads/ that show the DB
+// db (one, unless the thread was renamed under the kernel).
+func (r *Root) threadDirsOf(db string) []*fusefs.Inode {
+	if r.threads == nil {
+		return nil
+	}
+	var out []*fusefs.Inode
+	for _, ch := range r.threads.Children() {
+		if td, ok := ch.Operations().(*threadDir); ok && td.thread.ID == db {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// documentChanged tells the kernel that a document was created, saved or
+// deleted: a created name may be cached as missing, a saved one's size
+// changed, a deleted one is gone. It runs on the notifier's goroutine.
+func (r *Root) documentChanged(c mailbox.Change) {
+	n := r.notify
+	name := docFileName(c.ID)
+	for _, td := range r.threadDirsOf(c.Thread) {
+		coll := td.GetChild(c.Collection)
+		if coll == nil {
+			continue // the kernel holds nothing of the collection
+		}
+		switch ch := coll.GetChild(name); {
+		case c.Doc == nil:
+			n.forget(coll, name)
+		case ch != nil:
+			if f, ok := ch.Operations().(*docFile); ok && c.Doc.JSON != nil {
+				f.seen(c.Doc.JSON)
+			}
+			n.checked("attr", name, ch.NotifyContent(-1, 0))
+		default:
+			n.checked("entry", name, coll.NotifyEntry(name))
+		}
+	}
+}
+
+// collectionsChanged makes the kernel forget what it holds of a DB's
+// collections: their names and their documents' names and attributes,
+// which it then looks up again. Nothing leaves our tree, so a document
+// being written keeps its inode.
+func (r *Root) collectionsChanged(db string) {
+	n := r.notify
+	for _, td := range r.threadDirsOf(db) {
+		for cname, coll := range td.Children() {
+			if isThreadFile(cname) {
+				continue
+			}
+			for name, ch := range coll.Children() {
+				n.checked("attr", name, ch.NotifyContent(-1, 0))
+				n.checked("entry", name, coll.NotifyEntry(name))
+			}
+			n.checked("entry", cname, td.NotifyEntry(cname))
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // What /proc says about the process behind a FUSE request. The outbox needs
@@ -90,6 +91,18 @@ func parseStat(b []byte) (flags, exitCode uint64, ok bool) {
 // to this filesystem (a stat of /proc/PID/fd/N would ask us, from inside our
 // own handler). When /proc cannot be read, the close counts as the last.
 func stillOpenIn(pid uint32, dev string, ino uint64) bool {
+	return openIn(pid, dev, ino, false)
+}
+
+// stillOpenForWriteIn is stillOpenIn counting only descriptors open for
+// writing: a document's file is one inode for its readers and its writers,
+// and a process that reads it while it writes it (jq f.json > f.json) must
+// not hold its save back.
+func stillOpenForWriteIn(pid uint32, dev string, ino uint64) bool {
+	return openIn(pid, dev, ino, true)
+}
+
+func openIn(pid uint32, dev string, ino uint64, writersOnly bool) bool {
 	if pid == 0 {
 		return false
 	}
@@ -101,8 +114,8 @@ func stillOpenIn(pid uint32, dev string, ino uint64) bool {
 	want := strconv.FormatUint(ino, 10)
 	var devs map[string]string // mount id -> device, read on the first inode match
 	for _, e := range ents {
-		gotIno, mnt := fdinfo(filepath.Join(dir, e.Name()))
-		if gotIno != want {
+		gotIno, mnt, flags := fdinfo(filepath.Join(dir, e.Name()))
+		if gotIno != want || (writersOnly && flags&syscall.O_ACCMODE == syscall.O_RDONLY) {
 			continue
 		}
 		if dev == "" {
@@ -120,11 +133,12 @@ func stillOpenIn(pid uint32, dev string, ino uint64) bool {
 	return false
 }
 
-// fdinfo returns the ino and mnt_id lines of one /proc/PID/fdinfo/N.
-func fdinfo(path string) (ino, mnt string) {
+// fdinfo returns the ino, mnt_id and flags (octal) lines of one
+// /proc/PID/fdinfo/N.
+func fdinfo(path string) (ino, mnt string, flags uint64) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", ""
+		return "", "", 0
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -134,9 +148,11 @@ func fdinfo(path string) (ino, mnt string) {
 			ino = strings.TrimSpace(v)
 		} else if v, ok := strings.CutPrefix(line, "mnt_id:"); ok {
 			mnt = strings.TrimSpace(v)
+		} else if v, ok := strings.CutPrefix(line, "flags:"); ok {
+			flags, _ = strconv.ParseUint(strings.TrimSpace(v), 8, 64)
 		}
 	}
-	return ino, mnt
+	return ino, mnt, flags
 }
 
 // mountDevices maps each mount id in pid's mount namespace to its device.

@@ -35,6 +35,7 @@ type Client interface {
 	GetUsage(ctx context.Context, opts hub.UsageOptions) (hub.GetUsageResponse, error)
 	WatchInbox(ctx context.Context, mailboxID identity.ThreadID, fn func(hub.MailboxEvent)) (*hub.Watch, error)
 	WatchSentbox(ctx context.Context, mailboxID identity.ThreadID, fn func(hub.MailboxEvent)) (*hub.Watch, error)
+	DocClient
 }
 
 var _ Client = (*hub.Client)(nil)
