@@ -93,7 +93,8 @@ func TestSendmailThroughMount(t *testing.T) {
 	}
 }
 
-// requireTool fails under CI=true (.ci/run installs it) and skips outside.
+// requireRuns fails under CI=true (.ci/run installs what it runs) and skips
+// outside.
 func requireRuns(t *testing.T, name string, args ...string) {
 	t.Helper()
 	if err := exec.Command(name, args...).Run(); err != nil {
