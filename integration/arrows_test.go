@@ -20,7 +20,7 @@ func TestImportArrows(t *testing.T) {
 		}
 		return strings.Fields(string(out))
 	}
-	client := []string{"hub", "cache", "mailfs", "mailbox", "queue", "events", "internal", "contacts"}
+	client := []string{"hub", "cache", "mailfs", "mailbox", "queue", "events", "internal", "contacts", "maildir", "mailmsg"}
 	server := []string{"hubd"}
 	forbid := func(from []string, banned []string) {
 		t.Helper()
@@ -55,6 +55,14 @@ func TestImportArrows(t *testing.T) {
 			t.Errorf("hubd/threaddb depends on %s", d)
 		}
 	}
+	// The Maildir names, flags state and message format are pure: nothing
+	// of ours.
+	for _, d := range deps("../maildir", "../mailmsg") {
+		if strings.HasPrefix(d, mod) && d != mod+"maildir" && d != mod+"mailmsg" {
+			t.Errorf("maildir or mailmsg depends on %s", d)
+		}
+	}
+
 	// The address book is a file and its parser: of ours, only identity.
 	for _, d := range deps("../contacts") {
 		if strings.HasPrefix(d, mod) && d != mod+"contacts" && d != mod+"identity" {

@@ -11,6 +11,7 @@
 //	threads/<name>/{id,info.json}           mkdir/rmdir create and delete threads
 //	.hubfs/{identity,status,usage,errors}   control files
 //	.hubfs/events                           one JSON line per mailbox event, blocking
+//	Maildir/{new,cur,tmp}, Maildir/.Sent/   the mailbox as Maildir++ for mail clients
 //
 // Only the skeleton is persistent; messages and threads are dynamic inodes
 // whose numbers are derived from their ids, so memory follows what the

@@ -145,6 +145,7 @@ func (r *Root) changed(c mailbox.Change) {
 			r.events.Publish(ev)
 		}
 	}
+	r.maildir.changed(c)
 	switch c.Kind {
 	case mailbox.Added, mailbox.Removed:
 		dirs := r.boxDirs(c.Box)

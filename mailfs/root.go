@@ -15,6 +15,7 @@ import (
 	"github.com/hubfs/hubfs/events"
 	"github.com/hubfs/hubfs/identity"
 	"github.com/hubfs/hubfs/mailbox"
+	"github.com/hubfs/hubfs/maildir"
 )
 
 // Options are what only the caller of New knows; the settings shared with
@@ -38,6 +39,10 @@ type Options struct {
 	// the config) when nil.
 	Events *events.Broker
 	Errors *events.ErrorLog
+
+	// MaildirState keeps the flags a mail client sets in Maildir/ that
+	// the hub has no place for; nil keeps them in memory only.
+	MaildirState *maildir.State
 
 	Logger *slog.Logger
 }
@@ -80,6 +85,8 @@ type Root struct {
 	// The box directories' nodes, made in New so that changes can stamp
 	// their mtime before the kernel has looked at them.
 	inboxDir, unreadDir, sentboxDir *mailboxDir
+	// maildir is the Maildir/ view's shared part.
+	maildir *maildirView
 }
 
 var (
@@ -112,6 +119,7 @@ func New(mb Mailbox, self *identity.PublicKey, cfg mailbox.Config, opts Options)
 	r.inboxDir = &mailboxDir{root: r, box: mailbox.Inbox}
 	r.unreadDir = &mailboxDir{root: r, box: mailbox.Inbox, unreadOnly: true}
 	r.sentboxDir = &mailboxDir{root: r, box: mailbox.Sentbox}
+	r.maildir = newMaildirView(r, opts.MaildirState)
 	r.notify = newNotifier(r.log)
 	r.usage = &diskUsage{mb: mb, log: r.log, ttl: statfsTTL, wait: statfsWait}
 	mb.OnChange(r.changed)
@@ -171,6 +179,7 @@ func (r *Root) OnAdd(ctx context.Context) {
 	r.outbox = dir("outbox", &outboxDir{root: r})
 	r.queued = dir("queued", &queuedDir{root: r})
 	r.threads = dir("threads", &threadsDir{root: r})
+	dir("Maildir", &maildirFolder{view: r.maildir, box: mailbox.Inbox})
 	dir(".hubfs", &controlDir{root: r})
 	dir("contacts", &contactsDir{root: r})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/hubfs/hubfs/identity"
 	"github.com/hubfs/hubfs/mailbox"
 	"github.com/hubfs/hubfs/mailbox/hubmail"
+	"github.com/hubfs/hubfs/maildir"
 	"github.com/hubfs/hubfs/mailfs"
 	"github.com/hubfs/hubfs/queue"
 )
@@ -63,6 +64,7 @@ func mountCommand() *cli.Command {
 			&cli.StringFlag{Name: "max-size", Value: sizeValue(int64(def.MaxMessageSize + identity.Overhead)), Usage: "the hub's message size limit (ciphertext `SIZE`); a larger outbox write fails with EFBIG"},
 			&cli.DurationFlag{Name: "send-timeout", Value: def.SendTimeout, Usage: "how long close of an outbox file waits for the hub before the message waits in the queue (queued/) instead"},
 			&cli.StringFlag{Name: "queue-dir", EnvVars: []string{"HUBFS_QUEUE_DIR"}, Usage: "the outbox queue `DIR` (default $XDG_STATE_HOME/hubfs/<identity>/queue)"},
+			&cli.StringFlag{Name: "maildir-state", EnvVars: []string{"HUBFS_MAILDIR_STATE"}, Usage: "`DIR` of the flags mail clients set in MNT/Maildir that the hub does not keep (default $XDG_STATE_HOME/hubfs/<identity>/maildir)"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users enter the mount (the kernel then enforces the file modes)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request and hub call (never contents or secrets)"},
 			&cli.StringFlag{Name: "data", EnvVars: []string{"HUBFS_DATA"}, Usage: "embedded hub: data `DIR` (default $XDG_DATA_HOME/hubfs/hub)"},
@@ -234,12 +236,17 @@ func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness
 	if err != nil {
 		return err
 	}
+	flags, err := openMaildirState(c, key)
+	if err != nil {
+		return err
+	}
 	root = mailfs.New(model, key.Public(), cfg, mailfs.Options{
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
 		HubAddr: hubAddr, MailboxID: mailboxID.String(),
-		Outbox:   outbox,
-		Contacts: book,
-		Logger:   logger,
+		Outbox:       outbox,
+		Contacts:     book,
+		MaildirState: flags,
+		Logger:       logger,
 	})
 	defer root.Close()
 
@@ -301,6 +308,19 @@ func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness
 }
 
 var _ mailfs.Outbox = (*queue.Outbox)(nil)
+
+// openMaildirState opens the identity's Maildir flags (--maildir-state).
+func openMaildirState(c *cli.Context, key *identity.PrivateKey) (*maildir.State, error) {
+	path := c.String("maildir-state")
+	if path == "" {
+		p, err := maildir.DefaultDir(key.Public().String())
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	return maildir.OpenState(path)
+}
 
 // openContacts opens the address book the mount reads for outbox/NAME and
 // contacts/. A broken file does not stop the mount: it is logged, once per
