@@ -262,6 +262,11 @@ func TestDecryptAheadEndsWithClose(t *testing.T) {
 	<-s.started
 	closed := make(chan struct{})
 	go func() { m.Close(); close(closed) }()
+	// Release the message in flight only once Close has cancelled the run:
+	// released earlier, the worker may fairly go on to the next message.
+	for !m.Closed() {
+		time.Sleep(time.Millisecond)
+	}
 	close(s.hold)
 	<-closed
 	if s.total() != 1 {
