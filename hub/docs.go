@@ -2,6 +2,8 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/hubfs/hubfs/identity"
@@ -233,15 +235,95 @@ func (c *Client) Has(ctx context.Context, db identity.ThreadID, coll string, ids
 }
 
 // Find returns the instances that query selects (the query JSON of
-// @textile/threads-client's Query; nil selects every instance).
+// @textile/threads-client's Query). A nil query selects every instance,
+// in _id order, asked for in pages (findAll): one reply carries at most
+// wire.MaxReceiveSize, and the hub refuses a larger result whole
+// (ErrTooLarge) rather than cut it short.
 func (c *Client) Find(ctx context.Context, db identity.ThreadID, coll string, query []byte) ([][]byte, error) {
 	const op = "find"
 	if err := checkCollection(op, coll); err != nil {
 		return nil, err
 	}
 	if query == nil {
-		query = []byte("{}")
+		return c.findAll(ctx, db, coll)
 	}
+	return c.find(ctx, db, coll, query)
+}
+
+// findPage is how many instances the first page of a Find of every
+// instance asks for; a page the hub refuses as too large is asked for again
+// at half the count. A variable so that tests page small collections.
+var findPage = 1000
+
+// pageQuery is the Query JSON of one page: from the instance seek on
+// (inclusive, as the hub's seek is; "" from the start), in _id order.
+type pageQuery struct {
+	Sort  pageSort `json:"sort"`
+	Seek  string   `json:"seek,omitempty"`
+	Limit int      `json:"limit"`
+}
+
+type pageSort struct {
+	FieldPath string `json:"fieldPath"`
+	Desc      bool   `json:"desc"`
+}
+
+// findAll lists every instance of coll in pages. Pages are separate calls,
+// so the result is not one snapshot: an instance created meanwhile before
+// the page under way may be missed, one deleted meanwhile may still be in
+// an earlier page (a DB watch tells of both). An instance too large to
+// share a page with the one before it fails with ErrTooLarge.
+func (c *Client) findAll(ctx context.Context, db identity.ThreadID, coll string) ([][]byte, error) {
+	var out [][]byte
+	seek, limit := "", max(findPage, 1)
+	for {
+		// From the second page on, the first instance is the last one
+		// already had (seek is inclusive): ask one more.
+		n := limit
+		if seek != "" {
+			n++
+		}
+		q, err := json.Marshal(pageQuery{Sort: pageSort{FieldPath: "_id"}, Seek: seek, Limit: n})
+		if err != nil {
+			return nil, err
+		}
+		page, err := c.find(ctx, db, coll, q)
+		if errors.Is(err, ErrTooLarge) && limit > 1 {
+			limit /= 2
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		full := len(page) == n
+		if seek != "" && len(page) > 0 && instanceID(page[0]) == seek {
+			page = page[1:]
+		}
+		out = append(out, page...)
+		if !full || len(page) == 0 {
+			return out, nil
+		}
+		next := instanceID(page[len(page)-1])
+		if next == "" || next <= seek {
+			return nil, invalidf("find: the hub's page of %q ends at instance %q after %q: not in _id order", coll, next, seek)
+		}
+		seek = next
+	}
+}
+
+// instanceID is the _id of an instance's JSON ("" if it has none).
+func instanceID(raw []byte) string {
+	var v struct {
+		ID string `json:"_id"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	return v.ID
+}
+
+func (c *Client) find(ctx context.Context, db identity.ThreadID, coll string, query []byte) ([][]byte, error) {
+	const op = "find"
 	var res *hubpb.FindReply
 	err := c.dbCall(ctx, op, db, true, func(ctx context.Context) (err error) {
 		res, err = c.threads.Find(ctx, &hubpb.FindRequest{DbID: db.Bytes(), CollectionName: coll, QueryJSON: query})

@@ -7,3 +7,11 @@ func (c *Client) SigMsg() string {
 	defer c.auth.mu.Unlock()
 	return c.auth.sigMsg
 }
+
+// SetFindPage sets the page size of a Find of every instance until the
+// test ends.
+func SetFindPage(t interface{ Cleanup(func()) }, n int) {
+	old := findPage
+	findPage = n
+	t.Cleanup(func() { findPage = old })
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop test (issues 7 and 12): the official @textile/hub JavaScript clients
 # (Users and the ThreadDB Client) against a fresh `hubfs serve`, plus Go <-> JS
-# crypto and mail across clients.
+# crypto, and mail and thread documents across clients and a real mount.
 #
 # It builds hubfs and interop/gocrypto, installs the pinned npm packages with
 # `npm ci`, starts `hubfs serve` on a free loopback port with a new data
@@ -35,9 +35,12 @@ say() { echo "interop: $*" >&2; }
 
 cleanup() {
 	local status=$?
-	if [ -d "$work/mnt" ] && mountpoint -q "$work/mnt" 2>/dev/null; then
-		umount "$work/mnt" 2>/dev/null || fusermount3 -u "$work/mnt" 2>/dev/null || umount -l "$work/mnt" || true
-	fi
+	# The mail steps mount on mnt, the threads-as-files steps on mnt-threads.
+	for m in "$work/mnt" "$work/mnt-threads"; do
+		if [ -d "$m" ] && mountpoint -q "$m" 2>/dev/null; then
+			umount "$m" 2>/dev/null || fusermount3 -u "$m" 2>/dev/null || umount -l "$m" || true
+		fi
+	done
 	if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
 		kill -TERM "$server_pid" 2>/dev/null || true
 		for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
@@ -139,7 +142,7 @@ set +e
 	HUBFS_INTEROP_WORK=$work \
 	HUBFS_INTEROP_MAX_MESSAGE=$max_message \
 	HUBFS_INTEROP_INSECURE_KEY=$insecure_key \
-	timeout 900 node --test --test-force-exit --test-reporter=spec interop.test.mjs threads-client.test.mjs
+	timeout 900 node --test --test-force-exit --test-reporter=spec interop.test.mjs threads-client.test.mjs threads-files.test.mjs
 )
 status=$?
 if [ "$status" -eq 0 ] && [ "${HUBFS_INTEROP_BENCH:-}" = 1 ]; then

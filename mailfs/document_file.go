@@ -149,7 +149,7 @@ func (f *docFile) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.Se
 			return errno
 		}
 	}
-	return f.Getattr(ctx, fh, out)
+	return setattrDone(&f.Inode, out, f.Getattr(ctx, fh, out))
 }
 
 func (f *docFile) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {

@@ -114,7 +114,7 @@ func (d *draftFile) Setattr(ctx context.Context, f fusefs.FileHandle, in *fuse.S
 			return errno
 		}
 	}
-	return d.Getattr(ctx, f, out)
+	return setattrDone(&d.Inode, out, d.Getattr(ctx, f, out))
 }
 
 // Open of a draft's inode again (/dev/stdout, /dev/fd/N, /proc/PID/fd/N)

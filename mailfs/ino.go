@@ -3,7 +3,10 @@ package mailfs
 import (
 	"hash/fnv"
 	"strings"
+	"syscall"
 
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -33,4 +36,17 @@ func validMessageID(name string) bool {
 	}
 	_, err := ulid.ParseStrict(name)
 	return err == nil
+}
+
+// setattrDone completes a successful SETATTR's reply with n's inode number.
+// The kernel copies a SETATTR reply's attributes into its inode, i_ino
+// included (fuse_change_attributes_common), and go-fuse fills the number in
+// for GETATTR but not for SETATTR: without it i_ino became 0, and
+// /proc/PID/fdinfo then showed "ino: 0" for every descriptor of the file,
+// hiding them from the last-close check (proc.go) until the next GETATTR.
+func setattrDone(n *fusefs.Inode, out *fuse.AttrOut, errno syscall.Errno) syscall.Errno {
+	if errno == 0 {
+		out.Ino = n.StableAttr().Ino
+	}
+	return errno
 }

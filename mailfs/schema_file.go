@@ -79,7 +79,7 @@ func (f *schemaFile) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse
 			return errno
 		}
 	}
-	return f.Getattr(ctx, fh, out)
+	return setattrDone(&f.Inode, out, f.Getattr(ctx, fh, out))
 }
 
 func (f *schemaFile) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {

@@ -38,3 +38,24 @@ func (f xattrFilter) GetXAttr(cancel <-chan struct{}, header *fuse.InHeader, att
 	}
 	return f.RawFileSystem.GetXAttr(cancel, header, attr, dest)
 }
+
+// SetXAttr of the unserved namespaces is EOPNOTSUPP too: go-fuse answers
+// ENODATA for a node without Setxattr, and cp -p (libacl) takes that for a
+// failure ("preserving permissions: No data available") where EOPNOTSUPP
+// makes it fall back to fchmod, which the writable files accept.
+func (f xattrFilter) SetXAttr(cancel <-chan struct{}, input *fuse.SetXAttrIn, attr string, data []byte) fuse.Status {
+	if unservedXattr(attr) {
+		f.unserved.Add(1)
+		return fuse.ENOTSUP
+	}
+	return f.RawFileSystem.SetXAttr(cancel, input, attr, data)
+}
+
+// RemoveXAttr: as SetXAttr (setfacl -b, attr -r).
+func (f xattrFilter) RemoveXAttr(cancel <-chan struct{}, header *fuse.InHeader, attr string) fuse.Status {
+	if unservedXattr(attr) {
+		f.unserved.Add(1)
+		return fuse.ENOTSUP
+	}
+	return f.RawFileSystem.RemoveXAttr(cancel, header, attr)
+}

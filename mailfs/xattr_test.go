@@ -3,6 +3,7 @@ package mailfs
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -87,5 +88,50 @@ func TestLsAsksUnservedXattrsOnce(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("getfattr -d lacks %s:\n%s", want, out)
 		}
+	}
+}
+
+// TestCpPreservingIntoWritableFiles: cp -p sets the ACL of what it copies
+// (fsetxattr system.posix_acl_access), then its mode and times. Answered
+// ENODATA (go-fuse's answer for a node without Setxattr), cp failed with
+// "preserving permissions: No data available" for a document, a schema
+// and a draft; answered EOPNOTSUPP it falls back to fchmod and succeeds.
+func TestCpPreservingIntoWritableFiles(t *testing.T) {
+	m := mountTest(t, hubdtest.Start(t), withCache(0, 0, 0))
+	newDB(t, m, "app")
+	dir := m.path("threads", "app", "people")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir() + "/src.json"
+	if err := os.WriteFile(src, []byte(`{"name":"Ann"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	schema := t.TempDir() + "/schema.json"
+	if err := os.WriteFile(schema, []byte(`{"type":"object","properties":{"_id":{"type":"string"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ src, dst string }{
+		{src, dir + "/ann.json"}, // created
+		{src, dir + "/ann.json"}, // saved over
+		{schema, dir + "/" + schemaFileName},
+		{src, m.path("outbox", m.key.Public().String())},
+	} {
+		// cp runs as a child: exec of a binary outside the mount is safe.
+		if out, err := exec.Command("cp", "-p", c.src, c.dst).CombinedOutput(); err != nil {
+			t.Errorf("cp -p into %s: %v: %s", c.dst, err, out)
+		}
+	}
+	if got, err := os.ReadFile(dir + "/ann.json"); err != nil || string(got) != `{"_id":"ann","name":"Ann"}`+"\n" {
+		t.Errorf("ann.json after cp -p: %q, %v", got, err)
+	}
+	if got := sentBodies(t, m); len(got) != 1 || got[0] != `{"name":"Ann"}` {
+		t.Errorf("sentbox after cp -p into the outbox: %q", got)
+	}
+	if err := unix.Setxattr(dir+"/ann.json", "security.selinux", []byte("x"), 0); !errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Errorf("setxattr security.selinux: %v, want EOPNOTSUPP", err)
+	}
+	if err := unix.Removexattr(dir+"/ann.json", "system.posix_acl_access"); !errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Errorf("removexattr system.posix_acl_access: %v, want EOPNOTSUPP", err)
 	}
 }
