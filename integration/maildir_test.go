@@ -402,3 +402,45 @@ ls cur`)
 		t.Errorf("rename of the deleted message: %v, want ENOENT", err)
 	}
 }
+
+// TestMaildirAerc: aerc (a maildir source) lists the folder, opening a
+// message marks it read on the hub, :delete deletes it there.
+func TestMaildirAerc(t *testing.T) {
+	requireTool(t, "aerc", "aerc")
+	requireTool(t, "tmux", "tmux")
+	f := newMaildirFixture(t)
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, "aerc"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "aerc", "accounts.conf"), []byte("[hubfs]\nsource = maildir://"+f.am.dir+
+		"\nfolders = Maildir,Maildir/.Sent\ndefault = Maildir\noutgoing = "+hubfsBin+" sendmail -t\nfrom = alice <"+f.alice.pub+"@hubfs.invalid>\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	session := fmt.Sprintf("hubfs-aerc-%d", os.Getpid())
+	tmux := func(args ...string) (string, error) {
+		out, err := exec.Command("tmux", append([]string{"-L", session}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "40",
+		"env HOME="+home+" XDG_CONFIG_HOME="+home+" XDG_CACHE_HOME="+home+" XDG_DATA_HOME="+home+" TERM=xterm-256color aerc"); err != nil {
+		t.Fatalf("tmux: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { tmux("kill-server") })
+	screen := func() string { s, _ := tmux("capture-pane", "-p", "-t", session); return s }
+	waitFor(t, 20*time.Second, "aerc's message list", func() bool {
+		s := screen()
+		return strings.Contains(s, "lunch?") && strings.Contains(s, "Maildir/.Sent")
+	})
+	if s := screen(); strings.Count(s, "bob") < 3 {
+		t.Errorf("aerc does not list the 3 messages from bob:\n%s", s)
+	}
+	// The first (by date, lunch?) opens; aerc marks it seen: a rename.
+	tmux("send-keys", "-t", session, "Enter")
+	waitFor(t, 10*time.Second, "aerc's viewer", func() bool { return strings.Contains(screen(), "noon at the usual place") })
+	waitFor(t, 10*time.Second, "the read to reach the hub", func() bool { return len(unreadOnHub(t, f)) == 2 })
+	tmux("send-keys", "-t", session, "q")
+	tmux("send-keys", "-t", session, ":delete", "Enter")
+	waitFor(t, 10*time.Second, "aerc's delete to reach the hub", func() bool { return inboxOnHub(t, f) == 2 })
+	waitFor(t, 10*time.Second, "aerc's list without the deleted message", func() bool { return !strings.Contains(screen(), "lunch?") })
+}
