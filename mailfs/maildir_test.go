@@ -344,3 +344,41 @@ func TestMaildirContactNames(t *testing.T) {
 		t.Errorf("stat size %v (%v), file %d bytes", fi.Size(), err, len(file))
 	}
 }
+
+// TestMaildirContactRenamedSize: renaming a contact while mounted changes
+// the size stat gives, without anything opening, listing or looking up
+// the file first (the kernel kept the old size for the message TTL), and
+// reading the whole file gives st_size bytes.
+func TestMaildirContactRenamedSize(t *testing.T) {
+	h := hubdtest.Start(t)
+	bob, bobKey := dialUser(t, h)
+	path := filepath.Join(t.TempDir(), "contacts")
+	if err := contacts.Add(path, "bob", bobKey.Public().String()); err != nil {
+		t.Fatal(err)
+	}
+	m := mountMaildir(t, h, withCache(time.Hour, 1<<20, 1<<20), nil, contacts.Open(path))
+	msg, err := bob.SendMessage(context.Background(), bobKey, m.key.Public(), []byte("hi\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.path("Maildir", "new", maildir.Base(msg.ID, msg.CreatedAt))
+	before, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := contacts.Remove(path, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := contacts.Add(path, "robert.the.third", bobKey.Public().String()); err != nil {
+		t.Fatal(err)
+	}
+	want := before.Size() + int64(len("robert.the.third")-len("bob"))
+	eventually(t, "stat to give the size with the new name", func() bool {
+		fi, err := os.Stat(p)
+		return err == nil && fi.Size() == want
+	})
+	file, err := os.ReadFile(p)
+	if err != nil || int64(len(file)) != want || !bytes.Contains(file, []byte(`"robert.the.third" <`)) {
+		t.Errorf("read %d bytes (%v), want %d with the new name:\n%s", len(file), err, want, file)
+	}
+}
