@@ -356,6 +356,19 @@ func TestMountHelper(t *testing.T) {
 			t.Fatalf("mount -t fuse.hubfs: %v\n%s", err, out)
 		}
 		checkHelperMount(t, u, dir, out)
+
+		// The fstab line the README shows: type fuse.hubfs, a label as
+		// the source, the hub among the options.
+		fstab := filepath.Join(t.TempDir(), "fstab")
+		line := fmt.Sprintf("hubfs %s fuse.hubfs %s 0 0\n", dir, u.options(ignored...))
+		if err := os.WriteFile(fstab, []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err = mountCmd(t, u.env, "mount", "-T", fstab, dir)
+		if err != nil {
+			t.Fatalf("mount -T with %s: %v\n%s", line, err, out)
+		}
+		checkHelperMount(t, u, dir, out)
 	})
 }
 
