@@ -1,9 +1,11 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -361,6 +363,31 @@ ls cur`)
 		if strings.Contains(string(b), "hello") || strings.Contains(string(b), "lunch") {
 			t.Errorf("state file %s holds plaintext: %q", e.Name(), b)
 		}
+	}
+
+	// Nothing alice's mount keeps on disk (state: the flags and the
+	// queue; cache: ciphertext) holds a body in plaintext, and every
+	// file and directory is hers alone.
+	for _, root := range []string{f.alice.stateDir(), filepath.Join(filepath.Dir(f.alice.keyFile), "cache")} {
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				t.Errorf("walk %s: %v", p, err)
+				return nil
+			}
+			fi, _ := d.Info()
+			if d.IsDir() && fi.Mode().Perm() != 0o700 || !d.IsDir() && fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s: mode %v", p, fi.Mode().Perm())
+			}
+			if !d.IsDir() {
+				b, _ := os.ReadFile(p)
+				for _, body := range []string{"hello alice, plain text", "noon at the usual place", "lunch?"} {
+					if bytes.Contains(b, []byte(body)) {
+						t.Errorf("%s holds %q in plaintext", p, body)
+					}
+				}
+			}
+			return nil
+		})
 	}
 
 	// Remount: F on x and "old, replied" on y are still there, and the
