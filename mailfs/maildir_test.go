@@ -184,10 +184,27 @@ func TestMaildirLifecycle(t *testing.T) {
 		{m.path("Maildir", "cur", "1."+msg.ID+".hubfs:2,FS"), syscall.EPERM},
 		{m.path("Maildir", "cur", base+":2,F S"), syscall.EINVAL},
 		{m.path("inbox", msg.ID), syscall.EPERM},
+		{m.path("Maildir", "cur", maildir.Base(otherID(msg.ID), msg.CreatedAt)+":2,FS"), syscall.EPERM}, // another message's name
 	} {
 		if err := os.Rename(seenPath, tc.to); !errors.Is(err, tc.want) {
 			t.Errorf("rename to %s: %v, want %v", strings.TrimPrefix(tc.to, m.dir), err, tc.want)
 		}
+	}
+	// Names that are no message: ENOENT, and nothing deleted.
+	for _, name := range []string{maildir.Base(otherID(msg.ID), msg.CreatedAt) + ":2,S", "nonsense", base, base + ":2,F"} {
+		dir := "cur"
+		if name == base {
+			dir = "new" // its name in new/ is gone since it moved to cur/
+		}
+		if err := os.Remove(m.path("Maildir", dir, name)); !errors.Is(err, syscall.ENOENT) {
+			t.Errorf("unlink %s/%s: %v, want ENOENT", dir, name, err)
+		}
+		if err := os.Rename(m.path("Maildir", dir, name), m.path("Maildir", "cur", base+":2,FS")); !errors.Is(err, syscall.ENOENT) {
+			t.Errorf("rename %s/%s: %v, want ENOENT", dir, name, err)
+		}
+	}
+	if _, err := os.Stat(seenPath); err != nil {
+		t.Fatalf("the message after the refused unlinks: %v", err)
 	}
 
 	// Expunge: deleted on the hub, and the flags forgotten.
@@ -381,4 +398,13 @@ func TestMaildirContactRenamedSize(t *testing.T) {
 	if err != nil || int64(len(file)) != want || !bytes.Contains(file, []byte(`"robert.the.third" <`)) {
 		t.Errorf("read %d bytes (%v), want %d with the new name:\n%s", len(file), err, want, file)
 	}
+}
+
+// otherID is a valid message id that is not id: its last character changed.
+func otherID(id string) string {
+	last := byte('0')
+	if id[len(id)-1] == '0' {
+		last = '1'
+	}
+	return id[:len(id)-1] + string(last)
 }
