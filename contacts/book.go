@@ -70,6 +70,13 @@ func CheckName(name string) error {
 	if _, err := identity.ParsePublicKey(name); err == nil {
 		return fmt.Errorf("%w: %q is a public key itself", ErrInvalidName, name)
 	}
+	// <key>@anything is that key's address to `hubfs sendmail`: a name of
+	// that form would send mail meant for the key to another.
+	if local, _, ok := strings.Cut(name, "@"); ok {
+		if _, err := identity.ParsePublicKey(local); err == nil {
+			return fmt.Errorf("%w: %q is a public key's address", ErrInvalidName, name)
+		}
+	}
 	return nil
 }
 

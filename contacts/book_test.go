@@ -41,7 +41,11 @@ func TestCheckName(t *testing.T) {
 		{"jos\u00e9", false},
 		{"a\x00b", false},
 		{"a\nb", false},
-		{key, false}, // a key never is a name
+		{key, false},                      // a key never is a name
+		{strings.ToUpper(key), false},     // nor another multibase form of one
+		{key[:59] + "@x.y", false},        // nor a key's address (sendmail's <key>@...)
+		{key[:59] + "@" + key[:3], false}, // whatever the domain
+		{"x@" + key[:59], true},           // a key as the domain is no address of it
 	}
 	for _, tt := range tests {
 		err := CheckName(tt.name)

@@ -12,8 +12,9 @@
 // A name is 1 to 64 bytes of ASCII letters, digits and . _ - + @, not
 // starting with '.' or '-' (so it is a safe file name in outbox/ and
 // contacts/, and never an option to a command), case-sensitive, and never a
-// valid public key itself, so a name can never shadow a key: wherever hubfs
-// takes "a name or a key", a string that parses as a key is that key. Names
+// valid public key itself nor a key's address (<key>@anything, as
+// `hubfs sendmail` takes it), so a name can never shadow a key: wherever
+// hubfs takes "a name or a key", a string that parses as a key is that key. Names
 // are unique in a file; one key may have several names, and the first one in
 // file order is the key's display name.
 //

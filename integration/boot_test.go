@@ -356,6 +356,19 @@ func TestMountHelper(t *testing.T) {
 			t.Fatalf("mount -t fuse.hubfs: %v\n%s", err, out)
 		}
 		checkHelperMount(t, u, dir, out)
+
+		// The fstab line the README shows: type fuse.hubfs, a label as
+		// the source, the hub among the options.
+		fstab := filepath.Join(t.TempDir(), "fstab")
+		line := fmt.Sprintf("hubfs %s fuse.hubfs %s 0 0\n", dir, u.options(ignored...))
+		if err := os.WriteFile(fstab, []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err = mountCmd(t, u.env, "mount", "-T", fstab, dir)
+		if err != nil {
+			t.Fatalf("mount -T with %s: %v\n%s", line, err, out)
+		}
+		checkHelperMount(t, u, dir, out)
 	})
 }
 
@@ -409,6 +422,63 @@ func BenchmarkStatfsWarm(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestBashCompletionTyped: in an interactive bash (through tmux, so that
+// readline does the splitting and the replacing), TAB completes a contact
+// name with an @ in it, also after --to= and after the @: bash splits words
+// at @ and =, and readline keeps the @ in the word it replaces.
+func TestBashCompletionTyped(t *testing.T) {
+	requireTool(t, "bash", "bash")
+	requireTool(t, "tmux", "tmux")
+	dir := t.TempDir()
+	if err := os.Symlink(hubfsBin, filepath.Join(dir, "hubfs")); err != nil {
+		t.Fatal(err)
+	}
+	book := filepath.Join(dir, "contacts")
+	if err := os.WriteFile(book, []byte("bob@work "+newPub(t)+"\nalice "+newPub(t)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rc := filepath.Join(dir, "bashrc")
+	if err := os.WriteFile(rc, []byte("PATH="+dir+":$PATH\nexport HUBFS_CONTACTS="+book+"\nsource <(hubfs completion bash)\nPS1='$ '\nHISTFILE=/dev/null\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct{ typed, want string }{
+		{"hubfs send --to bo", "hubfs send --to bob@work"},
+		{"hubfs send --to bob@w", "hubfs send --to bob@work"},
+		{"hubfs send --to bob@", "hubfs send --to bob@work"},
+		{"hubfs send --to=bob@w", "hubfs send --to=bob@work"},
+		{"hubfs contacts rm bob@", "hubfs contacts rm bob@work"},
+	} {
+		session := fmt.Sprintf("hubfs-bash-%d-%d", os.Getpid(), i)
+		tmux := func(args ...string) (string, error) {
+			out, err := exec.Command("tmux", append([]string{"-L", session}, args...)...).CombinedOutput()
+			return string(out), err
+		}
+		if out, err := tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "10", "env TERM=xterm bash --rcfile "+rc+" -i"); err != nil {
+			t.Fatalf("tmux: %v\n%s", err, out)
+		}
+		screen := func() string { s, _ := tmux("capture-pane", "-p", "-t", session); return s }
+		waitFor(t, 10*time.Second, "bash's prompt", func() bool { return strings.HasPrefix(screen(), "$") })
+		tmux("send-keys", "-t", session, tc.typed, "Tab")
+		want := "$ " + tc.want + "\n"
+		if !waitOrNot(10*time.Second, func() bool { return strings.Contains(screen()+"\n", want) }) {
+			t.Errorf("%s<TAB>: the line is not %q:\n%s", tc.typed, tc.want, screen())
+		}
+		tmux("kill-server")
+	}
+}
+
+// waitOrNot polls cond until it holds or limit passes, and says which.
+func waitOrNot(limit time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
 
 // TestCompletionFromAMount: `hubfs cat <TAB>` and `hubfs rm sentbox <TAB>`

@@ -1,9 +1,11 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,26 +141,7 @@ print(json.dumps(out))
 	})
 
 	t.Run("notmuch", func(t *testing.T) {
-		dir := t.TempDir()
-		cfg := filepath.Join(dir, "notmuch-config")
-		if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(cfg, []byte(fmt.Sprintf(
-			"[database]\npath=%s\nmail_root=%s\n[user]\nname=alice\nprimary_email=%s@hubfs.invalid\n[new]\ntags=unread;inbox;\n[maildir]\nsynchronize_flags=true\n",
-			filepath.Join(dir, "db"), am.path("Maildir"), f.alice.pub)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		notmuch := func(args ...string) string {
-			t.Helper()
-			cmd := exec.Command("notmuch", args...)
-			cmd.Env = append(os.Environ(), "NOTMUCH_CONFIG="+cfg)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("notmuch %s: %v\n%s", strings.Join(args, " "), err, out)
-			}
-			return string(out)
-		}
+		notmuch := notmuchOn(t, am, f.alice)
 		if out := notmuch("new"); !strings.Contains(out, "Added 4 new messages") {
 			t.Errorf("notmuch new: %s", out)
 		}
@@ -177,7 +160,8 @@ print(json.dumps(out))
 	t.Run("neomutt", func(t *testing.T) {
 		rc := filepath.Join(t.TempDir(), "neomuttrc")
 		if err := os.WriteFile(rc, []byte("set folder="+am.path("Maildir")+"\nset spoolfile="+am.path("Maildir")+
-			"\nset mbox_type=Maildir\nset move=no\nset mark_old=no\nset header_cache=\nset message_cachedir=\n"), 0o600); err != nil {
+			"\nset mbox_type=Maildir\nset move=no\nset mark_old=no\nset header_cache=\nset message_cachedir=\n"+
+			"set resolve=no\nset delete=yes\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		session := fmt.Sprintf("hubfs-maildir-%d", os.Getpid())
@@ -214,8 +198,113 @@ print(json.dumps(out))
 		if n := len(unreadOnHub(t, f)); n != 2 {
 			t.Errorf("the hub has %d unread after neomutt read one, want 2", n)
 		}
+
+		// Mark it unread again (N), sync: the rename that drops S is
+		// refused, neomutt says it could not write the folder, and the
+		// message stays read, here and on the hub.
+		tmux("send-keys", "-t", session, "N")
+		tmux("send-keys", "-t", session, "$")
+		waitFor(t, 10*time.Second, "neomutt's failed sync", func() bool { return strings.Contains(screen(), "Unable to write") })
+		if cur := maildirFiles(t, am, "cur"); len(cur) != 1 || !strings.HasSuffix(cur[0], ":2,S") {
+			t.Errorf("cur/ after a refused unread: %v", cur)
+		}
+		if n := len(unreadOnHub(t, f)); n != 2 {
+			t.Errorf("the hub has %d unread after a refused unread, want 2", n)
+		}
+
+		// Undo it, delete the message (d), sync: neomutt unlinks it,
+		// which deletes it on the hub.
+		tmux("send-keys", "-t", session, "N")
+		tmux("send-keys", "-t", session, "d")
+		tmux("send-keys", "-t", session, "$")
+		waitFor(t, 10*time.Second, "neomutt's delete to reach the hub", func() bool { return inboxOnHub(t, f) == 2 })
+		waitFor(t, 10*time.Second, "neomutt's index after the delete", func() bool { return strings.Contains(screen(), "Msgs:2 New:2") })
+		if cur := maildirFiles(t, am, "cur"); len(cur) != 0 {
+			t.Errorf("cur/ after neomutt deleted the read message: %v", cur)
+		}
 		tmux("send-keys", "-t", session, "q")
 	})
+}
+
+// inboxOnHub is how many messages alice's inbox has on the hub.
+func inboxOnHub(t *testing.T, f *maildirFixture) int {
+	t.Helper()
+	cl, _ := clientFor(t, f.h, f.alice.keyFile)
+	n := 0
+	for _, err := range cl.InboxMessages(context.Background(), hub.InboxListOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
+}
+
+// notmuchOn runs notmuch with a fresh database (outside the mount) over
+// m's Maildir, flags synchronized, and fails the test if it fails.
+func notmuchOn(t *testing.T, m *mount, u *user) func(args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "notmuch-config")
+	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(
+		"[database]\npath=%s\nmail_root=%s\n[user]\nname=%s\nprimary_email=%s@hubfs.invalid\n[new]\ntags=unread;inbox;\n[maildir]\nsynchronize_flags=true\n",
+		filepath.Join(dir, "db"), m.path("Maildir"), u.name, u.pub)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("notmuch", args...)
+		cmd.Env = append(os.Environ(), "NOTMUCH_CONFIG="+cfg)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("notmuch %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+}
+
+// TestMaildirNotmuchAgain: a second `notmuch new` finds new mail and
+// follows a rename made by another client (by file name and Message-ID),
+// and a tag change in notmuch (its flag sync renames the file) reaches
+// the hub.
+func TestMaildirNotmuchAgain(t *testing.T) {
+	requireTool(t, "notmuch", "notmuch")
+	f := newMaildirFixture(t)
+	notmuch := notmuchOn(t, f.am, f.alice)
+	if out := notmuch("new"); !strings.Contains(out, "Added 4 new messages") {
+		t.Fatalf("notmuch new: %s", out)
+	}
+	// Another client marks one read: new/X becomes cur/X:2,S.
+	x := maildirFiles(t, f.am, "new")[0]
+	mustSh(t, f.am, `cd "$MNT/Maildir" && mv new/`+x+` cur/`+x+`:2,S`)
+	if out, err := sendmailAs(f.bob, nil, "Subject: later\n\nanother\n", "--no-mount", f.alice.pub); err != nil {
+		t.Fatalf("sendmail: %v\n%s", err, out)
+	}
+	waitFor(t, 20*time.Second, "the new message in new/", func() bool { return len(maildirFiles(t, f.am, "new")) == 3 })
+	out := notmuch("new")
+	if !strings.Contains(out, "Added 1 new message") || !strings.Contains(out, "Detected 1 file rename") {
+		t.Errorf("a second notmuch new: %s", out)
+	}
+	if n := strings.Count(notmuch("search", "--output=files", "from:bob"), "\n"); n != 4 {
+		t.Errorf("notmuch search from:bob finds %d files, want 4", n)
+	}
+	if got := notmuch("search", "--output=files", "subject:later"); !strings.Contains(got, "/Maildir/new/") {
+		t.Errorf("the new message: %q", got)
+	}
+	if got := notmuch("search", "--output=files", "tag:unread"); strings.Contains(got, x) || strings.Count(got, "\n") != 3 {
+		t.Errorf("unread in notmuch: %q; want 3, not %s, read elsewhere", got, x)
+	}
+	// notmuch marks one read: its flag sync renames the file.
+	notmuch("tag", "-unread", "--", "subject:later")
+	if n := len(unreadOnHub(t, f)); n != 2 {
+		t.Errorf("the hub has %d unread after notmuch tag -unread, want 2", n)
+	}
+	if out := notmuch("new"); !strings.Contains(out, "No new mail") {
+		t.Errorf("a third notmuch new: %s", out)
+	}
 }
 
 // unreadOnHub is alice's unread inbox as the hub has it.
@@ -276,6 +365,31 @@ ls cur`)
 		}
 	}
 
+	// Nothing alice's mount keeps on disk (state: the flags and the
+	// queue; cache: ciphertext) holds a body in plaintext, and every
+	// file and directory is hers alone.
+	for _, root := range []string{f.alice.stateDir(), filepath.Join(filepath.Dir(f.alice.keyFile), "cache")} {
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				t.Errorf("walk %s: %v", p, err)
+				return nil
+			}
+			fi, _ := d.Info()
+			if d.IsDir() && fi.Mode().Perm() != 0o700 || !d.IsDir() && fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s: mode %v", p, fi.Mode().Perm())
+			}
+			if !d.IsDir() {
+				b, _ := os.ReadFile(p)
+				for _, body := range []string{"hello alice, plain text", "noon at the usual place", "lunch?"} {
+					if bytes.Contains(b, []byte(body)) {
+						t.Errorf("%s holds %q in plaintext", p, body)
+					}
+				}
+			}
+			return nil
+		})
+	}
+
 	// Remount: F on x and "old, replied" on y are still there, and the
 	// flags of a message deleted meanwhile (the third, flagged now) go.
 	z := newFiles[2]
@@ -314,4 +428,46 @@ ls cur`)
 	if err := os.Rename(am.path("Maildir", "cur", x+":2,FS"), am.path("Maildir", "cur", x+":2,FRS")); errnoOf(err) != syscall.ENOENT {
 		t.Errorf("rename of the deleted message: %v, want ENOENT", err)
 	}
+}
+
+// TestMaildirAerc: aerc (a maildir source) lists the folder, opening a
+// message marks it read on the hub, :delete deletes it there.
+func TestMaildirAerc(t *testing.T) {
+	requireTool(t, "aerc", "aerc")
+	requireTool(t, "tmux", "tmux")
+	f := newMaildirFixture(t)
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, "aerc"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "aerc", "accounts.conf"), []byte("[hubfs]\nsource = maildir://"+f.am.dir+
+		"\nfolders = Maildir,Maildir/.Sent\ndefault = Maildir\noutgoing = "+hubfsBin+" sendmail -t\nfrom = alice <"+f.alice.pub+"@hubfs.invalid>\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	session := fmt.Sprintf("hubfs-aerc-%d", os.Getpid())
+	tmux := func(args ...string) (string, error) {
+		out, err := exec.Command("tmux", append([]string{"-L", session}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "40",
+		"env HOME="+home+" XDG_CONFIG_HOME="+home+" XDG_CACHE_HOME="+home+" XDG_DATA_HOME="+home+" TERM=xterm-256color aerc"); err != nil {
+		t.Fatalf("tmux: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { tmux("kill-server") })
+	screen := func() string { s, _ := tmux("capture-pane", "-p", "-t", session); return s }
+	waitFor(t, 20*time.Second, "aerc's message list", func() bool {
+		s := screen()
+		return strings.Contains(s, "lunch?") && strings.Contains(s, "Maildir/.Sent")
+	})
+	if s := screen(); strings.Count(s, "bob") < 3 {
+		t.Errorf("aerc does not list the 3 messages from bob:\n%s", s)
+	}
+	// The first (by date, lunch?) opens; aerc marks it seen: a rename.
+	tmux("send-keys", "-t", session, "Enter")
+	waitFor(t, 10*time.Second, "aerc's viewer", func() bool { return strings.Contains(screen(), "noon at the usual place") })
+	waitFor(t, 10*time.Second, "the read to reach the hub", func() bool { return len(unreadOnHub(t, f)) == 2 })
+	tmux("send-keys", "-t", session, "q")
+	tmux("send-keys", "-t", session, ":delete", "Enter")
+	waitFor(t, 10*time.Second, "aerc's delete to reach the hub", func() bool { return inboxOnHub(t, f) == 2 })
+	waitFor(t, 10*time.Second, "aerc's list without the deleted message", func() bool { return !strings.Contains(screen(), "lunch?") })
 }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"fmt"
 	"net/mail"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hubfs/hubfs/hubd/hubdtest"
+	"github.com/hubfs/hubfs/identity"
 )
 
 // sendmailAs runs `hubfs sendmail ARGS` as u with the message on stdin.
@@ -157,4 +159,85 @@ git send-email --sendmail-cmd="$HUBFS_BIN sendmail" --confirm=never --suppress-c
 	if !subjects["from neomutt"] || !subjects["[PATCH] add f"] {
 		t.Errorf("subjects %v, want neomutt's and the patch's", subjects)
 	}
+}
+
+// TestContactsConcurrentProcesses: `hubfs contacts add` run by many
+// processes at once (real processes: the flock is per open file, so
+// goroutines of one process do not prove it) loses no contact, and of
+// several adding one name with different keys exactly one wins.
+func TestContactsConcurrentProcesses(t *testing.T) {
+	const n = 16
+	book := filepath.Join(t.TempDir(), "contacts")
+	if err := os.WriteFile(book, []byte("# the book\nkeep "+newPub(t)+" # kept as written\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	contacts := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(hubfsBin, append([]string{"contacts"}, args...)...)
+		cmd.Env = append(os.Environ(), "HUBFS_CONTACTS="+book)
+		return cmd
+	}
+	want := map[string]string{}
+	var cmds []*exec.Cmd
+	for i := range n {
+		name, key := fmt.Sprintf("c%d", i), newPub(t)
+		want[name] = key
+		cmds = append(cmds, contacts("add", name, key))
+	}
+	var same []*exec.Cmd
+	for range n / 2 {
+		same = append(same, contacts("add", "same", newPub(t)))
+	}
+	all := append(append([]*exec.Cmd(nil), cmds...), same...)
+	outs := make([]*bytes.Buffer, len(all))
+	for i, cmd := range all {
+		outs[i] = &bytes.Buffer{}
+		cmd.Stdout, cmd.Stderr = outs[i], outs[i]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wins := 0
+	for i, cmd := range all {
+		err := cmd.Wait()
+		switch {
+		case i < n && err != nil:
+			t.Errorf("%s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, outs[i])
+		case i >= n && err == nil:
+			wins++
+		case i >= n && !strings.Contains(outs[i].String(), "contact exists"):
+			t.Errorf("a losing add of the same name: %v\n%s", err, outs[i])
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d of %d adds of one name succeeded, want 1", wins, len(same))
+	}
+	b, err := os.ReadFile(book)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	if !strings.HasPrefix(got, "# the book\nkeep ") || !strings.Contains(got, " # kept as written\n") {
+		t.Errorf("the other lines were not kept:\n%s", got)
+	}
+	for name, key := range want {
+		if !strings.Contains(got, "\n"+name+" "+key+"\n") {
+			t.Errorf("%s %s lost:\n%s", name, key, got)
+		}
+	}
+	if c := strings.Count(got, "\nsame "); c != 1 {
+		t.Errorf("%d lines name same, want 1:\n%s", c, got)
+	}
+	if fi, err := os.Stat(book); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the book after the adds: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+}
+
+// newPub is a fresh public key string.
+func newPub(t *testing.T) string {
+	t.Helper()
+	k, err := identity.NewPrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Public().String()
 }

@@ -184,10 +184,27 @@ func TestMaildirLifecycle(t *testing.T) {
 		{m.path("Maildir", "cur", "1."+msg.ID+".hubfs:2,FS"), syscall.EPERM},
 		{m.path("Maildir", "cur", base+":2,F S"), syscall.EINVAL},
 		{m.path("inbox", msg.ID), syscall.EPERM},
+		{m.path("Maildir", "cur", maildir.Base(otherID(msg.ID), msg.CreatedAt)+":2,FS"), syscall.EPERM}, // another message's name
 	} {
 		if err := os.Rename(seenPath, tc.to); !errors.Is(err, tc.want) {
 			t.Errorf("rename to %s: %v, want %v", strings.TrimPrefix(tc.to, m.dir), err, tc.want)
 		}
+	}
+	// Names that are no message: ENOENT, and nothing deleted.
+	for _, name := range []string{maildir.Base(otherID(msg.ID), msg.CreatedAt) + ":2,S", "nonsense", base, base + ":2,F"} {
+		dir := "cur"
+		if name == base {
+			dir = "new" // its name in new/ is gone since it moved to cur/
+		}
+		if err := os.Remove(m.path("Maildir", dir, name)); !errors.Is(err, syscall.ENOENT) {
+			t.Errorf("unlink %s/%s: %v, want ENOENT", dir, name, err)
+		}
+		if err := os.Rename(m.path("Maildir", dir, name), m.path("Maildir", "cur", base+":2,FS")); !errors.Is(err, syscall.ENOENT) {
+			t.Errorf("rename %s/%s: %v, want ENOENT", dir, name, err)
+		}
+	}
+	if _, err := os.Stat(seenPath); err != nil {
+		t.Fatalf("the message after the refused unlinks: %v", err)
 	}
 
 	// Expunge: deleted on the hub, and the flags forgotten.
@@ -343,4 +360,51 @@ func TestMaildirContactNames(t *testing.T) {
 	if err != nil || fi.Size() != int64(len(file)) {
 		t.Errorf("stat size %v (%v), file %d bytes", fi.Size(), err, len(file))
 	}
+}
+
+// TestMaildirContactRenamedSize: renaming a contact while mounted changes
+// the size stat gives, without anything opening, listing or looking up
+// the file first (the kernel kept the old size for the message TTL), and
+// reading the whole file gives st_size bytes.
+func TestMaildirContactRenamedSize(t *testing.T) {
+	h := hubdtest.Start(t)
+	bob, bobKey := dialUser(t, h)
+	path := filepath.Join(t.TempDir(), "contacts")
+	if err := contacts.Add(path, "bob", bobKey.Public().String()); err != nil {
+		t.Fatal(err)
+	}
+	m := mountMaildir(t, h, withCache(time.Hour, 1<<20, 1<<20), nil, contacts.Open(path))
+	msg, err := bob.SendMessage(context.Background(), bobKey, m.key.Public(), []byte("hi\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m.path("Maildir", "new", maildir.Base(msg.ID, msg.CreatedAt))
+	before, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := contacts.Remove(path, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := contacts.Add(path, "robert.the.third", bobKey.Public().String()); err != nil {
+		t.Fatal(err)
+	}
+	want := before.Size() + int64(len("robert.the.third")-len("bob"))
+	eventually(t, "stat to give the size with the new name", func() bool {
+		fi, err := os.Stat(p)
+		return err == nil && fi.Size() == want
+	})
+	file, err := os.ReadFile(p)
+	if err != nil || int64(len(file)) != want || !bytes.Contains(file, []byte(`"robert.the.third" <`)) {
+		t.Errorf("read %d bytes (%v), want %d with the new name:\n%s", len(file), err, want, file)
+	}
+}
+
+// otherID is a valid message id that is not id: its last character changed.
+func otherID(id string) string {
+	last := byte('0')
+	if id[len(id)-1] == '0' {
+		last = '1'
+	}
+	return id[:len(id)-1] + string(last)
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -87,6 +88,11 @@ type Root struct {
 	inboxDir, unreadDir, sentboxDir *mailboxDir
 	// maildir is the Maildir/ view's shared part.
 	maildir *maildirView
+
+	// stopContacts ends watchContacts, which closes contactsDone; both
+	// nil without a contacts file.
+	stopContacts, contactsDone chan struct{}
+	closeContacts              sync.Once
 }
 
 var (
@@ -123,6 +129,10 @@ func New(mb Mailbox, self *identity.PublicKey, cfg mailbox.Config, opts Options)
 	r.notify = newNotifier(r.log)
 	r.usage = &diskUsage{mb: mb, log: r.log, ttl: statfsTTL, wait: statfsWait}
 	mb.OnChange(r.changed)
+	if opts.Contacts != nil {
+		r.stopContacts, r.contactsDone = make(chan struct{}), make(chan struct{})
+		go r.watchContacts(r.stopContacts, r.contactsDone)
+	}
 	return r
 }
 
@@ -134,8 +144,14 @@ func (r *Root) device() string {
 	return ""
 }
 
-// Close stops the notifier goroutine.
-func (r *Root) Close() { r.notify.close() }
+// Close stops the contacts watch and the notifier goroutine.
+func (r *Root) Close() {
+	if r.stopContacts != nil {
+		r.closeContacts.Do(func() { close(r.stopContacts) })
+		<-r.contactsDone
+	}
+	r.notify.close()
+}
 
 // CloseEvents ends every .hubfs/events reader (they read EOF), so that an
 // unmount is not held up by a `cat` waiting for mail.

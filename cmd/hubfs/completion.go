@@ -378,12 +378,31 @@ func (s liveSources) hubIDs(box string, given map[string]string) []string {
 var completionScripts = map[string]string{
 	"bash": `# bash completion for hubfs: source <(hubfs completion bash)
 _hubfs() {
-    local cur=${COMP_WORDS[COMP_CWORD]}
     local IFS=$'\n'
-    local words=("${COMP_WORDS[@]:1:COMP_CWORD-1}")
-    # bash splits --to=bob at the "=": the word completed is what follows it.
-    [[ $cur == "=" ]] && cur=
-    COMPREPLY=($(hubfs __complete bash "${words[@]}" "$cur" 2>/dev/null))
+    # bash splits the line at COMP_WORDBREAKS, = and @ among them, so
+    # --to=bob and a contact named bob@work come in pieces: glue back the
+    # pieces that the line has no blank between.
+    local line=${COMP_LINE:0:COMP_POINT} words=() i w n=0
+    line=${line#"${line%%[![:space:]]*}"}
+    line=${line#"${COMP_WORDS[0]}"}
+    for ((i = 1; i <= COMP_CWORD; i++)); do
+        w=${COMP_WORDS[i]}
+        if [[ $n -eq 0 || -z $w || $line == [[:space:]]* || $line != "$w"* ]]; then
+            line=${line#"${line%%[![:space:]]*}"}
+            words[n++]=$w
+        else
+            words[n-1]+=$w
+        fi
+        line=${line#"$w"}
+    done
+    [[ $n -eq 0 ]] && words[n++]=
+    local cur=${words[n-1]}
+    # Readline replaces only what follows the last break in the word, an
+    # @ included (bash has it in rl_special_prefixes, for hostnames).
+    local keep=${cur%"${cur##*[=@:]}"}
+    keep=${keep%@}
+    COMPREPLY=($(hubfs __complete bash "${words[@]:0:n-1}" "$cur" 2>/dev/null))
+    COMPREPLY=("${COMPREPLY[@]#"$keep"}")
     if [[ ${#COMPREPLY[@]} -eq 0 ]]; then
         compopt -o default 2>/dev/null
     fi

@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hubfs/hubfs/contacts"
 	"github.com/hubfs/hubfs/identity"
@@ -90,7 +91,7 @@ func splitHeader(msg []byte) ([]headerField, []byte, error) {
 		} else {
 			name, _, ok := bytes.Cut(line, []byte(":"))
 			if !ok || len(name) == 0 || bytes.ContainsAny(name, " \t") {
-				return nil, nil, fmt.Errorf("header line %q is not a field", truncate(string(bytes.TrimRight(line, "\r\n")), 40))
+				return nil, nil, fmt.Errorf("header line %q is not a field", printable(string(bytes.TrimRight(line, "\r\n")), 40))
 			}
 			fields = append(fields, headerField{name: string(name), raw: append([]byte(nil), line...)})
 		}
@@ -99,11 +100,22 @@ func splitHeader(msg []byte) ([]headerField, []byte, error) {
 	return fields, rest, nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
+// printable is s for a terminal: control characters and invalid UTF-8
+// as "?", at most n bytes.
+func printable(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // outgoing is a parsed message and what sendmail must know of it.
@@ -118,7 +130,12 @@ type outgoing struct {
 func parseOutgoing(msg []byte) (*outgoing, error) {
 	m, err := mail.ReadMessage(bytes.NewReader(msg))
 	if err != nil {
-		return nil, fmt.Errorf("not an RFC 5322 message: %w", err)
+		// net/mail quotes the whole offending line, which may be all of
+		// stdin (megabytes, control characters): say it in one line.
+		if _, _, serr := splitHeader(msg); serr != nil {
+			return nil, fmt.Errorf("not an RFC 5322 message: %w", serr)
+		}
+		return nil, fmt.Errorf("not an RFC 5322 message: %s", printable(err.Error(), 80))
 	}
 	fields, rest, err := splitHeader(msg)
 	if err != nil {

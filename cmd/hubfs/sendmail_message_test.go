@@ -83,6 +83,27 @@ func TestOutgoingBody(t *testing.T) {
 	}
 }
 
+// TestParseOutgoingErrorIsOneLine: a message that is not one is reported
+// in a short line, not echoed whole (3 MB of NULs once went to stderr).
+func TestParseOutgoingErrorIsOneLine(t *testing.T) {
+	for _, bad := range []string{
+		strings.Repeat("\x00", 3<<20),
+		"Subject: x\n" + strings.Repeat("\x1b[2J\xff", 1<<20) + "\n\nbody\n",
+	} {
+		_, err := parseOutgoing([]byte(bad))
+		if err == nil {
+			t.Fatalf("parseOutgoing(%.20q) accepted it", bad)
+		}
+		msg := err.Error()
+		if len(msg) > 200 || strings.ContainsFunc(msg, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			t.Errorf("error for %.20q is %d bytes, with control characters: %.100q", bad, len(msg), msg)
+		}
+	}
+	if got := printable("a\x00b\xffc\u00e9\u00e9", 6); got != "a?b?c..." {
+		t.Errorf("printable = %q", got)
+	}
+}
+
 func contains(lines []string, s string) bool {
 	for _, l := range lines {
 		if l == s {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hubfs/hubfs/queue"
+	"github.com/hubfs/hubfs/wire"
 )
 
 // inbox is u's inbox bodies, oldest first.
@@ -121,6 +122,11 @@ func TestSendmailExits(t *testing.T) {
 		{"unknown name", ok, []string{bob.pub(), "carol"}, exNoUser},
 		{"a name at a real domain", ok, []string{"bob@example.org"}, exNoUser},
 		{"recipient without a mailbox", ok, []string{nobody.pub()}, exNoUser},
+		// Over the hub's limit (1 MiB by default): the hub refuses the
+		// first copy, so none goes out.
+		{"over the hub's limit", "Subject: big\n\n" + strings.Repeat("a", 2<<20), []string{bob.pub()}, exDataErr},
+		// Over any hub's limit: refused while reading stdin.
+		{"over any hub's limit", "Subject: huge\n\n" + strings.Repeat("b", wire.MaxMessageSize), []string{bob.pub()}, exDataErr},
 	} {
 		_, stderr, err := ch.run(t, alice, tc.stdin, "sendmail", append([]string{"--contacts", book, "--no-mount"}, tc.args...)...)
 		if err == nil || exitCode(err) != tc.code {
