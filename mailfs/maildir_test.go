@@ -408,3 +408,55 @@ func otherID(id string) string {
 	}
 	return id[:len(id)-1] + string(last)
 }
+
+// TestContactsChangeBeforeMount: a contacts change the Maildir view hears
+// of before the tree is mounted is handled without touching nodes the
+// mount is still making. (The notifier read the boxes' inode numbers
+// while OnAdd wrote them: go test -race reported it.)
+func TestContactsChangeBeforeMount(t *testing.T) {
+	h := hubdtest.Start(t)
+	_, bobKey := dialUser(t, h)
+	path := filepath.Join(t.TempDir(), "contacts")
+	if err := contacts.Add(path, "bob", bobKey.Public().String()); err != nil {
+		t.Fatal(err)
+	}
+	book := contacts.Open(path)
+	book.Book()
+	cl, key := dialUser(t, h)
+	mbox, err := cl.GetMailboxID(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := hubmail.New(hubmail.Client(cl), key, mbox, mailbox.Config{})
+	root := New(model, key.Public(), mailbox.Config{}, Options{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Outbox: newTestOutbox(t, model, key), Contacts: book})
+	defer root.Close()
+	// The view hears of new versions of the book while the mount is being
+	// made (forgetting the version it saw makes every check post a job).
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			root.maildir.contactsGen.Store(0)
+			root.maildir.checkContacts()
+			root.notify.sync()
+		}
+	}()
+	requireFUSE(t)
+	dir := t.TempDir()
+	srv, err := Mount(dir, root, MountOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Wait()
+	defer srv.Unmount()
+	close(stop)
+	<-done
+	if _, err := os.ReadDir(filepath.Join(dir, "Maildir", "new")); err != nil {
+		t.Fatal(err)
+	}
+}
