@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,11 +75,6 @@ type Backend struct {
 	pageSize  int
 	now       func() time.Time
 	prefetch  *prefetch // bodies a batch brought besides the one asked for
-	// listBodies: listings ask for bodies too. The decrypt-ahead opens
-	// only bodies already in memory and never fetches, so a mount with it
-	// on needs them in the listing to decrypt on every core; without it,
-	// listings are metadata only and bodies come in batches when read.
-	listBodies bool
 
 	mu    sync.Mutex // guards the fields below
 	stats mailbox.Stats
@@ -85,11 +82,9 @@ type Backend struct {
 
 var _ mailbox.Backend = (*Backend)(nil)
 
-// NewBackend makes the backend over cl. Of cfg it reads PageSize, Now and
-// DecryptAhead (on: listings bring bodies, see listBodies).
+// NewBackend makes the backend over cl. Of cfg it reads PageSize and Now.
 func NewBackend(cl Client, mailboxID identity.ThreadID, cfg mailbox.Config) *Backend {
-	b := &Backend{cl: cl, mailboxID: mailboxID, pageSize: cfg.PageSize, now: cfg.Now, prefetch: newPrefetch(),
-		listBodies: cfg.DecryptAhead > 0}
+	b := &Backend{cl: cl, mailboxID: mailboxID, pageSize: cfg.PageSize, now: cfg.Now, prefetch: newPrefetch()}
 	if b.pageSize <= 0 || b.pageSize >= hub.MaxPageSize {
 		b.pageSize = hub.MaxPageSize - 1 // room for the repeated seek message
 	}
@@ -210,15 +205,15 @@ func listOp(box mailbox.Box) string {
 // page the hub refuses as too large) over this backend's page calls. Every
 // listing is new: the version is 0.
 //
-// Unless the decrypt-ahead is on (listBodies), it asks for metadata only:
-// hubfs serve then sends each message's body size and no body, and
-// Message fetches bodies when they are read. Another Textile hub ignores
-// the request and sends bodies, which the listing then carries as before
-// (the layers above keep them).
+// It asks for metadata only: hubfs serve then sends each message's body
+// size and no body, and Message and Messages fetch bodies in batches when
+// they are read (or decrypted ahead of a reader). Another Textile hub
+// ignores the request and sends bodies, which the listing then carries as
+// before (the layers above keep them).
 func (b *Backend) List(ctx context.Context, box mailbox.Box, _ mailbox.ListOptions) (mailbox.Listing, error) {
 	var all []mailbox.Message
 	for m, err := range hub.Pages(hub.ListOptions{Limit: b.pageSize, Ascending: true}, func(seek string, limit int) ([]hub.UserMessage, error) {
-		return b.page(ctx, box, seek, limit, !b.listBodies)
+		return b.page(ctx, box, seek, limit, true)
 	}) {
 		if err != nil {
 			return mailbox.Listing{}, mark(err)
@@ -279,6 +274,72 @@ func (b *Backend) Message(ctx context.Context, box mailbox.Box, id string) (mail
 		b.prefetch.add(box, rest)
 		return messageOf(box, page[0]), nil
 	}
+}
+
+// Messages returns the bodies of ids (ascending): those the prefetch
+// buffer holds, and the rest in pages of bodies from the first one missing
+// on, at most batchSize a call, so a run of neighbours costs one hub call
+// per batch. Under OnlyIfCached only the buffer answers.
+func (b *Backend) Messages(ctx context.Context, box mailbox.Box, ids []string) ([]mailbox.Message, error) {
+	out := make([]mailbox.Message, 0, len(ids))
+	var want []string // ascending, not buffered
+	for _, id := range ids {
+		if m, ok := b.prefetch.take(box, id); ok {
+			out = append(out, m)
+		} else if hub.CheckMessageID(id) == nil {
+			want = append(want, id)
+		}
+	}
+	if mailbox.IsOnlyIfCached(ctx) || len(want) == 0 {
+		return out, nil
+	}
+	got, err := b.fetchBodies(ctx, box, want)
+	out = append(out, got...)
+	slices.SortFunc(out, func(x, y mailbox.Message) int { return strings.Compare(x.ID, y.ID) })
+	return out, err
+}
+
+// fetchBodies pages through the box from want[0] on, keeping the messages
+// of want: one call covers the next limit messages, wanted or not, so a
+// run of neighbours is one call. The first page asks for as many as are
+// wanted; ids with gaps between them (some already opened) take more,
+// pages of batchSize. A page the hub refuses as too large is halved.
+// What it got before a failure is returned with the error.
+func (b *Backend) fetchBodies(ctx context.Context, box mailbox.Box, want []string) ([]mailbox.Message, error) {
+	var out []mailbox.Message
+	limit := min(len(want), batchSize)
+	for len(want) > 0 {
+		page, err := b.page(ctx, box, want[0], limit, false)
+		if errors.Is(err, hub.ErrTooLarge) && limit > 1 {
+			limit /= 2
+			continue
+		}
+		if err != nil {
+			return out, mark(err)
+		}
+		i := 0 // want[:i] is settled: found in the page, or gone from the hub
+		for _, m := range page {
+			for i < len(want) && want[i] < m.ID {
+				i++ // before this page's message and not in it: gone
+			}
+			if i < len(want) && want[i] == m.ID && len(m.Body) > 0 {
+				out = append(out, messageOf(box, m))
+				i++
+			}
+		}
+		if len(page) < limit {
+			break // the end of the box: the rest are gone
+		}
+		if last := page[len(page)-1].ID; i < len(want) && want[i] <= last {
+			i, _ = slices.BinarySearch(want, last)
+			if i < len(want) && want[i] == last {
+				i++
+			}
+		}
+		want = want[i:]
+		limit = batchSize
+	}
+	return out, nil
 }
 
 func (b *Backend) MarkRead(ctx context.Context, id string) (time.Time, error) {
