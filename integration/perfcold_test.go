@@ -33,7 +33,8 @@ import (
 // after each; then it unmounts, mounts again over the disk cache and times
 // `ls -l` (the remount). Medians are printed with ratios, and with the
 // crypto floor (the Go client's open of the same messages on one core,
-// divided by the cores). Outside `make test`: set HUBFS_PERF_COLD=1.
+// divided by the cores). HUBFS_PERF_ARGS adds mount flags to both sides.
+// Outside `make test`: set HUBFS_PERF_COLD=1.
 func TestPerfCold(t *testing.T) {
 	if os.Getenv("HUBFS_PERF_COLD") == "" {
 		t.Skip("set HUBFS_PERF_COLD=1 (bench/cold.sh)")
@@ -68,6 +69,7 @@ func TestPerfCold(t *testing.T) {
 		sides = []*side{{name: "before", bin: base}, sides[0]}
 	}
 	cacheDir := filepath.Join(filepath.Dir(alice.keyFile), "cache")
+	args := strings.Fields(os.Getenv("HUBFS_PERF_ARGS")) // more mount flags, both sides
 	exe := func(m *mount, script string) time.Duration {
 		cmd := exec.Command("bash", "-c", script)
 		cmd.Dir = m.dir
@@ -87,7 +89,7 @@ func TestPerfCold(t *testing.T) {
 			if err := os.RemoveAll(cacheDir); err != nil {
 				t.Fatal(err)
 			}
-			m := mountBin(t, s.bin, alice, t.TempDir())
+			m := mountBin(t, s.bin, alice, t.TempDir(), args...)
 			s.lsCold = append(s.lsCold, exe(m, "ls -l inbox >/dev/null"))
 			st := perfStatus(t, m)
 			if st.listed(m) != n {
@@ -105,7 +107,7 @@ func TestPerfCold(t *testing.T) {
 			s.lsWarm = append(s.lsWarm, exe(m, "ls -l inbox >/dev/null"))
 			m.unmount(t)
 
-			m = mountBin(t, s.bin, alice, t.TempDir())
+			m = mountBin(t, s.bin, alice, t.TempDir(), args...)
 			s.remount = append(s.remount, exe(m, "ls -l inbox >/dev/null"))
 			s.remountCalls = append(s.remountCalls, perfStatus(t, m).Cache.HubCallsByOp["ListInboxMessages"])
 			m.unmount(t)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/hub"
@@ -178,9 +179,13 @@ func (b *Backend) Figures(s *mailbox.Stats) {
 	s.WatchReconnects += b.stats.WatchReconnects
 }
 
+// messageOf is m in the model's terms. The public keys are interned: a
+// box of N messages has a handful of correspondents, and one copy of each
+// key string instead of N (two 64-byte allocations a message, in every
+// listing the layers above keep) is most of what a listed message weighs.
 func messageOf(box mailbox.Box, m hub.UserMessage) mailbox.Message {
 	return mailbox.Message{
-		Entry:     mailbox.Entry{Box: box, ID: m.ID, From: m.From, To: m.To, Size: m.Size(), CreatedAt: m.CreatedAt, ReadAt: m.ReadAt},
+		Entry:     mailbox.Entry{Box: box, ID: m.ID, From: unique.Make(m.From).Value(), To: unique.Make(m.To).Value(), Size: m.Size(), CreatedAt: m.CreatedAt, ReadAt: m.ReadAt},
 		Body:      m.Body,
 		Signature: m.Signature,
 	}
