@@ -52,7 +52,8 @@ type aheadItem struct {
 }
 
 // aheadRun is one box's run. items[i].msg is written by the run's fetcher
-// only, before it closes its chunk's done; read after done.
+// before it closes its chunk's done; after done it is read, and cleared
+// once opened, under m.mu.
 type aheadRun struct {
 	cancel context.CancelFunc
 	fetch  bool // may fetch the bodies it lacks (a reader started it)
@@ -249,7 +250,7 @@ func (m *Model) aheadWork(ctx context.Context, stop context.CancelFunc, box Box,
 				case <-ctx.Done():
 					return
 				}
-				more := ctx.Err() == nil && m.aheadOne(ctx, box, r.items[i], bound)
+				more := ctx.Err() == nil && m.aheadOne(ctx, box, r, i, bound)
 				<-m.ahead.slots
 				if !more {
 					stop()
@@ -281,7 +282,9 @@ func (m *Model) aheadBody(ctx context.Context, box Box, id string) (Message, boo
 	case <-ctx.Done():
 		return Message{}, false
 	}
+	m.mu.Lock()
 	msg := r.items[i].msg
+	m.mu.Unlock()
 	return msg, len(msg.Body) > 0
 }
 
@@ -298,6 +301,23 @@ func (r *aheadRun) indexOf(id string) (int, bool) {
 // is free; nil if not.
 func (m *Model) startReaderRunLocked(box Box, id string) *aheadRun {
 	if m.ahead.slots == nil || m.closed || !m.boxes[box].valid {
+		return nil
+	}
+	// A full budget, which reads keep full by evicting one message at a
+	// time, would start a run per read that opens one message and stops:
+	// ask for a chunk's room, or an eighth of the budget if less. Checked
+	// on the next chunk's entries only, before the run's items are built:
+	// every read of a box larger than the budget comes here.
+	l := &m.boxes[box]
+	var chunk int64
+	i, _ := slices.BinarySearch(l.ids, id)
+	for k := 0; i < len(l.ids) && k < aheadChunk; i++ {
+		if !m.plain.Contains(bodyKey(box, l.ids[i])) {
+			chunk += plainCost(l.byID[l.ids[i]].Size)
+			k++
+		}
+	}
+	if m.plain.Bytes()+m.reserved+min(chunk, m.cfg.PlaintextBytes/8) > m.cfg.PlaintextBytes {
 		return nil
 	}
 	var bodies map[string]Message
@@ -319,29 +339,21 @@ func (m *Model) startReaderRunLocked(box Box, id string) *aheadRun {
 		}
 	}
 	items := m.aheadItemsLocked(box, id, bodies)
-	var chunk int64
-	for _, it := range items[:min(len(items), aheadChunk)] {
-		chunk += plainCost(it.size)
-	}
-	// A full budget, which reads keep full by evicting one message at a
-	// time, would start a run per read that opens one message and stops:
-	// ask for a chunk's room, or an eighth of the budget if less.
-	if m.plain.Bytes()+m.reserved+min(chunk, m.cfg.PlaintextBytes/8) > m.cfg.PlaintextBytes {
-		return nil
-	}
 	return m.startAheadLocked(box, items, true)
 }
 
 // aheadOne opens one message if it fits; false means the run should stop
 // (the budget is reached, or the heap is past its bound). A message whose
 // body the run does not have is left for its reader.
-func (m *Model) aheadOne(ctx context.Context, box Box, it aheadItem, bound uint64) bool {
+func (m *Model) aheadOne(ctx context.Context, box Box, r *aheadRun, i int, bound uint64) bool {
+	m.mu.Lock()
+	it := r.items[i]
 	if len(it.msg.Body) == 0 {
+		m.mu.Unlock()
 		return true
 	}
 	k := bodyKey(box, it.id)
 	n := plainCost(it.size)
-	m.mu.Lock()
 	if m.plain.Contains(k) {
 		m.mu.Unlock()
 		return true // a reader was first
@@ -392,6 +404,9 @@ func (m *Model) aheadOne(ctx context.Context, box Box, it aheadItem, bound uint6
 		// may have come meanwhile).
 		if listed && m.plain.Bytes()+plainCost(int64(len(o.plain))) <= m.cfg.PlaintextBytes {
 			m.plain.Add(k, o)
+			// Opened and kept: the run need not hold the ciphertext too
+			// (a reader finds the plaintext, or fetches it again).
+			r.items[i].msg = Message{}
 		}
 		m.mu.Unlock()
 		return o.plain, o.err

@@ -420,3 +420,32 @@ func TestDecryptAheadBadMessageAmongGood(t *testing.T) {
 		})
 	}
 }
+
+// A box far larger than the plaintext budget read in order: the runs stop
+// at the budget, the reads go on (and start runs again while there is
+// room), and every read returns.
+func TestDecryptAheadBoxLargerThanTheBudget(t *testing.T) {
+	for _, c := range aheadConfigs {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, mailbox.Config{})
+			const n = 600
+			ids, bodies := sendN(t, f, n)
+			per := int64(len(bodies[ids[0]])) + 64
+			cfg := c.cfg
+			cfg.DecryptAhead, cfg.PlaintextBytes = 2, 100*per
+			m, _ := aheadModel(t, f, cfg, false)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := m.List(ctx, mailbox.Inbox); err != nil {
+				t.Fatal(err)
+			}
+			for i, id := range ids {
+				b, err := m.Open(ctx, mailbox.Inbox, id)
+				if err != nil || !bytes.Equal(b, bodies[id]) {
+					t.Fatalf("Open %d %s = %.10q, %v", i, id, b, err)
+				}
+			}
+			m.WaitAhead()
+		})
+	}
+}
