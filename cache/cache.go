@@ -423,6 +423,70 @@ func (c *Cache) Message(ctx context.Context, box mailbox.Box, id string) (mailbo
 	return m, nil
 }
 
+// Messages returns the bodies of ids from memory, then from disk, and the
+// rest from below in one batch call, keeping what came like Message does.
+func (c *Cache) Messages(ctx context.Context, box mailbox.Box, ids []string) ([]mailbox.Message, error) {
+	out := make([]mailbox.Message, 0, len(ids))
+	var miss []string
+	c.mu.Lock()
+	for _, id := range ids {
+		if m, ok := c.bodies.Get(bodyKey(box, id)); ok {
+			c.stats.BodyHits++
+			out = append(out, m)
+		} else {
+			c.stats.BodyMisses++
+			miss = append(miss, id)
+		}
+	}
+	c.mu.Unlock()
+	if c.disk != nil && len(miss) > 0 {
+		below := miss[:0:0]
+		var found []mailbox.Message
+		for _, id := range miss {
+			if m, ok := c.disk.Message(box, id); ok {
+				found = append(found, m)
+			} else {
+				below = append(below, id)
+			}
+		}
+		c.mu.Lock()
+		c.stats.DiskHits += int64(len(found))
+		c.stats.DiskMisses += int64(len(below))
+		for _, m := range found {
+			c.bodies.Add(bodyKey(box, m.ID), m)
+		}
+		c.mu.Unlock()
+		out, miss = append(out, found...), below
+	}
+	if len(miss) == 0 {
+		slices.SortFunc(out, byID)
+		return out, nil
+	}
+	got, err := c.b.Messages(ctx, box, miss)
+	if err != nil && c.disk != nil && unreachable(err) {
+		c.mu.Lock()
+		c.offline = true
+		c.mu.Unlock()
+	}
+	if c.disk != nil {
+		for _, m := range got {
+			m.Box = box
+			c.disk.Put(m)
+		}
+	}
+	c.mu.Lock()
+	if err == nil && len(got) > 0 {
+		c.offline = false
+	}
+	for _, m := range got {
+		c.bodies.Add(bodyKey(box, m.ID), m)
+	}
+	c.mu.Unlock()
+	out = append(out, got...)
+	slices.SortFunc(out, byID)
+	return out, err
+}
+
 func (c *Cache) MarkRead(ctx context.Context, id string) (time.Time, error) {
 	at, err := c.b.MarkRead(ctx, id)
 	if err != nil {

@@ -29,9 +29,9 @@ type mount struct {
 
 func (f *fixture) mountDisk(t *testing.T, dir string, bytes int64) *mount {
 	t.Helper()
-	// As a mount runs by default: decrypt-ahead on, so listings carry
-	// bodies (without it hubmail lists metadata only and bodies reach the
-	// disk as they are read).
+	// As a mount runs by default: decrypt-ahead on. Listings are metadata
+	// only either way; bodies reach the disk as they are read (or fetched
+	// by the decrypt-ahead a read starts): readAll.
 	cfg := mailbox.Config{ListTTL: time.Minute, CiphertextBytes: 1 << 20, PlaintextBytes: 1 << 20,
 		DiskCacheBytes: bytes, DiskCacheDir: dir, Now: f.Clock.Now, DecryptAhead: 1}
 	if f.mailbox == nil {
@@ -48,6 +48,24 @@ func (f *fixture) mountDisk(t *testing.T, dir string, bytes int64) *mount {
 	hubmail.Prime(m, c)
 	t.Cleanup(func() { c.Close() })
 	return &mount{model: m, cache: c, gate: g}
+}
+
+// readAll opens every message of the inbox, as cat * does: what a mount
+// has seen, so its bodies are on disk. It ends the model's decrypt-ahead,
+// as a mount that stops does, so nothing is left to write.
+func (m *mount) readAll(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	es, err := m.model.List(ctx, mailbox.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if _, err := m.model.Open(ctx, mailbox.Inbox, e.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.model.Close()
 }
 
 // gatedClient holds inbox listings while hold is set, until release.
@@ -78,6 +96,7 @@ func TestRemountListsAndReadsFromDiskBeforeTheHubAnswers(t *testing.T) {
 	if got, err := first.model.List(ctx, mailbox.Inbox); err != nil || len(got) != 2 {
 		t.Fatalf("first mount List = %v, %v", got, err)
 	}
+	first.readAll(t)
 	if _, err := first.model.List(ctx, mailbox.Sentbox); err != nil {
 		t.Fatal(err)
 	}
@@ -147,9 +166,7 @@ func TestOfflineServesWhatWasSeen(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
 	seen := f.Bob.Send(t, f.Alice, "seen before")
 	first := f.mountDisk(t, dir, 1<<20)
-	if _, err := first.model.List(ctx, mailbox.Inbox); err != nil {
-		t.Fatal(err)
-	}
+	first.readAll(t)
 	if _, err := first.model.List(ctx, mailbox.Sentbox); err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +269,6 @@ func TestDiskHoldsNoPlaintextAndIsPrivate(t *testing.T) {
 
 func TestDiskIsBoundedByBytes(t *testing.T) {
 	f := newFixture(t, mailbox.Config{})
-	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "cache")
 	body := strings.Repeat("x", 4000)
 	for range 10 {
@@ -261,9 +277,7 @@ func TestDiskIsBoundedByBytes(t *testing.T) {
 	// Ten bodies of ~5.5 KiB framed, base64 included, in a 24 KiB store.
 	const bound = 24 << 10
 	m := f.mountDisk(t, dir, bound)
-	if _, err := m.model.List(ctx, mailbox.Inbox); err != nil {
-		t.Fatal(err)
-	}
+	m.readAll(t)
 	m.cache.Close()
 	var total int64
 	var bodies int
@@ -290,9 +304,7 @@ func TestDamagedFileIsDroppedNotFatal(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
 	msg := f.Bob.Send(t, f.Alice, "survives damage")
 	m := f.mountDisk(t, dir, 1<<20)
-	if _, err := m.model.List(ctx, mailbox.Inbox); err != nil {
-		t.Fatal(err)
-	}
+	m.readAll(t)
 	m.cache.Close()
 	// Flip a byte of the body and truncate the listing.
 	bodyPath := filepath.Join(dir, "inbox", msg.ID)

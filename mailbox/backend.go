@@ -20,6 +20,12 @@ type Backend interface {
 	// context from OnlyIfCached it answers from memory or fails with
 	// ErrNotCached: it never reaches the hub.
 	Message(ctx context.Context, box Box, id string) (Message, error)
+	// Messages returns the messages of ids (ascending, of box) with their
+	// bodies, in id order, fetching what no layer holds in as few hub
+	// calls as it can: the decrypt-ahead's batch fetch. Ids the hub no
+	// longer has are left out. Under OnlyIfCached only what the layers
+	// hold in memory (or a disk cache) answers.
+	Messages(ctx context.Context, box Box, ids []string) ([]Message, error)
 	MarkRead(ctx context.Context, id string) (time.Time, error)
 	Delete(ctx context.Context, box Box, id string) error
 	// Send sends s under the idempotency key and returns the sender's copy.

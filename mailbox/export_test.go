@@ -7,8 +7,8 @@ func (m *Model) WaitAhead() { m.ahead.wg.Wait() }
 // before the first listing.
 func (m *Model) SetHeapProbe(f func() uint64) { m.ahead.heap = f }
 
-// Closed reports whether Close has begun: its runs are cancelled by then.
-func (m *Model) Closed() bool {
+// Closing reports whether Close has begun (the runs are cancelled).
+func (m *Model) Closing() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.closed

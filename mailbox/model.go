@@ -50,10 +50,10 @@ type Model struct {
 	threads   []Thread
 	threadsOK bool
 	plain     *sizedlru.LRU[opened]
-	stats     Stats                 // the model's own figures: plaintext, mode, events, resyncs
-	aheadRuns [2]context.CancelFunc // each box's decrypt-ahead run, superseded by its next listing
-	reserved  int64                 // plaintext bytes the decrypt-ahead is decrypting now, held against the budget
-	closed    bool                  // Close was called: no more decrypt-ahead
+	stats     Stats        // the model's own figures: plaintext, mode, events, resyncs
+	aheadRuns [2]*aheadRun // each box's decrypt-ahead run, superseded by its next listing
+	reserved  int64        // plaintext bytes the decrypt-ahead is decrypting now, held against the budget
+	closed    bool         // Close was called: no more decrypt-ahead
 }
 
 // listing is a box as the last listing saw it, with local changes applied.
@@ -279,7 +279,7 @@ func (m *Model) refresh(ctx context.Context, box Box, fresh bool) error {
 		}
 	}
 	if m.ahead.slots != nil {
-		m.startAheadLocked(box, m.aheadItemsLocked(box, bodies))
+		m.startAheadLocked(box, m.aheadItemsLocked(box, "", bodies), false)
 	}
 	m.mu.Unlock()
 	for _, ch := range changes {
@@ -366,9 +366,12 @@ func (m *Model) Open(ctx context.Context, box Box, id string) ([]byte, error) {
 			return o.plain, o.err
 		}
 		m.mu.Unlock()
-		msg, err := m.b.Message(ctx, box, id)
-		if err != nil {
-			return nil, err
+		msg, ok := m.aheadBody(ctx, box, id)
+		if !ok {
+			var err error
+			if msg, err = m.b.Message(ctx, box, id); err != nil {
+				return nil, err
+			}
 		}
 		o, err := m.open(box, msg)
 		if err != nil {

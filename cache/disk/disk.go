@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/maphash"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unique"
 
 	"github.com/hubfs/hubfs/mailbox"
 	"github.com/hubfs/hubfs/wire"
@@ -68,6 +70,7 @@ type Store struct {
 	max  int64
 	log  *slog.Logger
 	lock *os.File
+	seed maphash.Seed // of listingDigest
 
 	mu       sync.Mutex // guards the fields below
 	index    map[string]*file
@@ -75,7 +78,7 @@ type Store struct {
 	tick     int64 // orders uses; a file's used is the tick of its last use
 	pending  map[string]mailbox.Message
 	listings [2]*[]mailbox.Message // to write; nil: nothing new
-	written  [2][]mailbox.Entry    // the listing on disk, to skip rewriting it unchanged
+	written  [2]uint64             // digest of the listing on disk (listingDigest), to skip rewriting it unchanged
 	closed   bool
 	stats    Stats
 
@@ -123,7 +126,7 @@ func Open(dir string, max int64, log *slog.Logger) (*Store, error) {
 		}
 		return nil, fmt.Errorf("disk cache: lock %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, max: max, log: log, lock: lf,
+	s := &Store{dir: dir, max: max, log: log, lock: lf, seed: maphash.MakeSeed(),
 		index: map[string]*file{}, pending: map[string]mailbox.Message{},
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	s.scan()
@@ -215,15 +218,18 @@ func (s *Store) Listing(box mailbox.Box) ([]mailbox.Entry, bool) {
 			return nil, false
 		}
 		es[i].Box = box
+		// A handful of correspondents: one copy of each key (as hubmail
+		// interns them), not one per message.
+		es[i].From, es[i].To = unique.Make(es[i].From).Value(), unique.Make(es[i].To).Value()
 	}
 	if !slices.IsSortedFunc(es, func(a, b mailbox.Entry) int { return strings.Compare(a.ID, b.ID) }) {
 		s.drop(listingName(box), "not sorted")
 		return nil, false
 	}
 	s.mu.Lock()
-	s.written[box] = es
+	s.written[box] = s.listingDigest(es)
 	s.mu.Unlock()
-	return slices.Clone(es), true
+	return es, true
 }
 
 // SaveListing has the box's listing written (later, by the writer, which
@@ -405,12 +411,13 @@ func (s *Store) writeSome() bool {
 		for i, m := range *msgs {
 			es[i] = m.Entry
 		}
-		if slices.EqualFunc(es, written[box], sameEntry) {
+		d := s.listingDigest(es)
+		if d == written[box] {
 			continue
 		}
 		if s.write(listingName(mailbox.Box(box)), es, func() bool { return true }) {
 			s.mu.Lock()
-			s.written[box] = es
+			s.written[box] = d
 			s.mu.Unlock()
 		}
 	}
@@ -430,9 +437,34 @@ func (s *Store) writeSome() bool {
 	return len(s.pending) > 0 || s.listings[0] != nil || s.listings[1] != nil
 }
 
-func sameEntry(a, b mailbox.Entry) bool {
-	return a.ID == b.ID && a.From == b.From && a.To == b.To && a.Size == b.Size &&
-		a.CreatedAt.Equal(b.CreatedAt) && a.ReadAt.Equal(b.ReadAt)
+// listingDigest hashes what a listing file records of each entry, so the
+// writer can tell an unchanged listing without keeping a copy of the last
+// one written (a hundred bytes a message). The seed is the store's, so a
+// digest means nothing outside this process; two different listings
+// colliding (2^-64) would leave the older on disk, which the next mount's
+// first refresh corrects as it corrects any stale listing.
+func (s *Store) listingDigest(es []mailbox.Entry) uint64 {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	var buf [8]byte
+	num := func(v int64) {
+		binary.LittleEndian.PutUint64(buf[:], uint64(v))
+		h.Write(buf[:])
+	}
+	str := func(v string) {
+		num(int64(len(v)))
+		h.WriteString(v)
+	}
+	num(int64(len(es)))
+	for _, e := range es {
+		str(e.ID)
+		str(e.From)
+		str(e.To)
+		num(e.Size)
+		num(e.CreatedAt.UnixNano())
+		num(e.ReadAt.UnixNano())
+	}
+	return h.Sum64()
 }
 
 // write puts v at key: a temporary file, fsynced, renamed over the name if

@@ -55,14 +55,8 @@ func lsCommand() *cli.Command {
 			}
 			names := c.Bool("names") || (!c.IsSet("names") && isTerminal(c.App.Writer))
 
-			msgs := cl.SentboxMessages(c.Context, hub.SentboxListOptions{})
-			if box == "inbox" {
-				opts := hub.InboxListOptions{}
-				if c.Bool("unread") {
-					opts.Status = hub.StatusUnread
-				}
-				msgs = cl.InboxMessages(c.Context, opts)
-			}
+			hb, opts := lsQuery(box, c.Bool("unread"))
+			msgs := cl.Messages(c.Context, hb, opts)
 			enc := json.NewEncoder(c.App.Writer)
 			for m, err := range msgs {
 				if err != nil {
@@ -90,6 +84,20 @@ func lsCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// lsQuery is what ls asks the hub for: the whole box, newest first, and no
+// bodies (ls prints none; sizes come from the body sizes hubfs serve sends
+// instead, and another Textile hub ignores the flag and sends bodies).
+func lsQuery(box string, unread bool) (hub.Box, hub.ListOptions) {
+	opts := hub.ListOptions{WithoutBodies: true}
+	if box == "sentbox" {
+		return hub.Sentbox, opts
+	}
+	if unread {
+		opts.Status = hub.StatusUnread
+	}
+	return hub.Inbox, opts
 }
 
 // lsEntry is one line of `ls --json`: part of the scripted contract.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubfs/hubfs/hub"
 )
 
 func TestLs(t *testing.T) {
@@ -75,4 +77,24 @@ func TestLs(t *testing.T) {
 	wantUsage(t, err, "an unknown box")
 	_, _, err = ch.run(t, alice, "", "ls", "sentbox", "--unread")
 	wantUsage(t, err, "--unread on the sentbox")
+}
+
+// TestLsAsksForNoBodies: ls prints no body, so it lists metadata only
+// (TestLs checks the sizes still come right, from the body sizes).
+func TestLsAsksForNoBodies(t *testing.T) {
+	for _, c := range []struct {
+		box    string
+		unread bool
+		want   hub.Box
+		status hub.Status
+	}{
+		{"inbox", false, hub.Inbox, hub.StatusAll},
+		{"inbox", true, hub.Inbox, hub.StatusUnread},
+		{"sentbox", false, hub.Sentbox, hub.StatusAll},
+	} {
+		box, opts := lsQuery(c.box, c.unread)
+		if box != c.want || opts.Status != c.status || !opts.WithoutBodies || opts.Ascending {
+			t.Errorf("ls %s unread=%v asks %v %+v; want %v, status %v, newest first, without bodies", c.box, c.unread, box, opts, c.want, c.status)
+		}
+	}
 }

@@ -210,18 +210,17 @@ func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness
 		if cl, key, err = connectEmbedded(c, srv, addr); err != nil {
 			return err
 		}
-	} else {
-		var err error
-		if cl, key, err = connect(c); err != nil {
-			return err
+	}
+	var mailboxID identity.ThreadID
+	if embedded {
+		if mailboxID, err = cl.GetMailboxID(ctx); err != nil {
+			cl.Close()
+			return hubError(c, err)
 		}
+	} else if cl, key, mailboxID, _, err = connectMount(c, cfg, logger); err != nil {
+		return err
 	}
 	defer cl.Close()
-
-	mailboxID, err := cl.GetMailboxID(ctx)
-	if err != nil {
-		return hubError(c, err)
-	}
 
 	cfg.Logger = logger
 	if cfg.DiskCacheBytes > 0 {

@@ -10,8 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/hubfs/hubfs/cache"
 	"github.com/hubfs/hubfs/hub"
@@ -74,11 +77,6 @@ type Backend struct {
 	pageSize  int
 	now       func() time.Time
 	prefetch  *prefetch // bodies a batch brought besides the one asked for
-	// listBodies: listings ask for bodies too. The decrypt-ahead opens
-	// only bodies already in memory and never fetches, so a mount with it
-	// on needs them in the listing to decrypt on every core; without it,
-	// listings are metadata only and bodies come in batches when read.
-	listBodies bool
 
 	mu    sync.Mutex // guards the fields below
 	stats mailbox.Stats
@@ -86,11 +84,9 @@ type Backend struct {
 
 var _ mailbox.Backend = (*Backend)(nil)
 
-// NewBackend makes the backend over cl. Of cfg it reads PageSize, Now and
-// DecryptAhead (on: listings bring bodies, see listBodies).
+// NewBackend makes the backend over cl. Of cfg it reads PageSize and Now.
 func NewBackend(cl Client, mailboxID identity.ThreadID, cfg mailbox.Config) *Backend {
-	b := &Backend{cl: cl, mailboxID: mailboxID, pageSize: cfg.PageSize, now: cfg.Now, prefetch: newPrefetch(),
-		listBodies: cfg.DecryptAhead > 0}
+	b := &Backend{cl: cl, mailboxID: mailboxID, pageSize: cfg.PageSize, now: cfg.Now, prefetch: newPrefetch()}
 	if b.pageSize <= 0 || b.pageSize >= hub.MaxPageSize {
 		b.pageSize = hub.MaxPageSize - 1 // room for the repeated seek message
 	}
@@ -184,9 +180,13 @@ func (b *Backend) Figures(s *mailbox.Stats) {
 	s.WatchReconnects += b.stats.WatchReconnects
 }
 
+// messageOf is m in the model's terms. The public keys are interned: a
+// box of N messages has a handful of correspondents, and one copy of each
+// key string instead of N (two 64-byte allocations a message, in every
+// listing the layers above keep) is most of what a listed message weighs.
 func messageOf(box mailbox.Box, m hub.UserMessage) mailbox.Message {
 	return mailbox.Message{
-		Entry:     mailbox.Entry{Box: box, ID: m.ID, From: m.From, To: m.To, Size: m.Size(), CreatedAt: m.CreatedAt, ReadAt: m.ReadAt},
+		Entry:     mailbox.Entry{Box: box, ID: m.ID, From: unique.Make(m.From).Value(), To: unique.Make(m.To).Value(), Size: m.Size(), CreatedAt: m.CreatedAt, ReadAt: m.ReadAt},
 		Body:      m.Body,
 		Signature: m.Signature,
 	}
@@ -211,15 +211,15 @@ func listOp(box mailbox.Box) string {
 // page the hub refuses as too large) over this backend's page calls. Every
 // listing is new: the version is 0.
 //
-// Unless the decrypt-ahead is on (listBodies), it asks for metadata only:
-// hubfs serve then sends each message's body size and no body, and
-// Message fetches bodies when they are read. Another Textile hub ignores
-// the request and sends bodies, which the listing then carries as before
-// (the layers above keep them).
+// It asks for metadata only: hubfs serve then sends each message's body
+// size and no body, and Message and Messages fetch bodies in batches when
+// they are read (or decrypted ahead of a reader). Another Textile hub
+// ignores the request and sends bodies, which the listing then carries as
+// before (the layers above keep them).
 func (b *Backend) List(ctx context.Context, box mailbox.Box, _ mailbox.ListOptions) (mailbox.Listing, error) {
 	var all []mailbox.Message
 	for m, err := range hub.Pages(hub.ListOptions{Limit: b.pageSize, Ascending: true}, func(seek string, limit int) ([]hub.UserMessage, error) {
-		return b.page(ctx, box, seek, limit, !b.listBodies)
+		return b.page(ctx, box, seek, limit, true)
 	}) {
 		if err != nil {
 			return mailbox.Listing{}, mark(err)
@@ -280,6 +280,72 @@ func (b *Backend) Message(ctx context.Context, box mailbox.Box, id string) (mail
 		b.prefetch.add(box, rest)
 		return messageOf(box, page[0]), nil
 	}
+}
+
+// Messages returns the bodies of ids (ascending): those the prefetch
+// buffer holds, and the rest in pages of bodies from the first one missing
+// on, at most batchSize a call, so a run of neighbours costs one hub call
+// per batch. Under OnlyIfCached only the buffer answers.
+func (b *Backend) Messages(ctx context.Context, box mailbox.Box, ids []string) ([]mailbox.Message, error) {
+	out := make([]mailbox.Message, 0, len(ids))
+	var want []string // ascending, not buffered
+	for _, id := range ids {
+		if m, ok := b.prefetch.take(box, id); ok {
+			out = append(out, m)
+		} else if hub.CheckMessageID(id) == nil {
+			want = append(want, id)
+		}
+	}
+	if mailbox.IsOnlyIfCached(ctx) || len(want) == 0 {
+		return out, nil
+	}
+	got, err := b.fetchBodies(ctx, box, want)
+	out = append(out, got...)
+	slices.SortFunc(out, func(x, y mailbox.Message) int { return strings.Compare(x.ID, y.ID) })
+	return out, err
+}
+
+// fetchBodies pages through the box from want[0] on, keeping the messages
+// of want: one call covers the next limit messages, wanted or not, so a
+// run of neighbours is one call. The first page asks for as many as are
+// wanted; ids with gaps between them (some already opened) take more,
+// pages of batchSize. A page the hub refuses as too large is halved.
+// What it got before a failure is returned with the error.
+func (b *Backend) fetchBodies(ctx context.Context, box mailbox.Box, want []string) ([]mailbox.Message, error) {
+	var out []mailbox.Message
+	limit := min(len(want), batchSize)
+	for len(want) > 0 {
+		page, err := b.page(ctx, box, want[0], limit, false)
+		if errors.Is(err, hub.ErrTooLarge) && limit > 1 {
+			limit /= 2
+			continue
+		}
+		if err != nil {
+			return out, mark(err)
+		}
+		i := 0 // want[:i] is settled: found in the page, or gone from the hub
+		for _, m := range page {
+			for i < len(want) && want[i] < m.ID {
+				i++ // before this page's message and not in it: gone
+			}
+			if i < len(want) && want[i] == m.ID && len(m.Body) > 0 {
+				out = append(out, messageOf(box, m))
+				i++
+			}
+		}
+		if len(page) < limit {
+			break // the end of the box: the rest are gone
+		}
+		if last := page[len(page)-1].ID; i < len(want) && want[i] <= last {
+			i, _ = slices.BinarySearch(want, last)
+			if i < len(want) && want[i] == last {
+				i++
+			}
+		}
+		want = want[i:]
+		limit = batchSize
+	}
+	return out, nil
 }
 
 func (b *Backend) MarkRead(ctx context.Context, id string) (time.Time, error) {
