@@ -43,7 +43,8 @@ func Mount(dir string, root *Root, o MountOptions) (*Server, error) {
 	}
 	dev := fuseDevice(dir)
 	root.dev.Store(&dev)
-	s := &Server{Server: srv}
+	s := &Server{Server: srv, done: make(chan struct{})}
+	go func() { srv.Wait(); close(s.done) }()
 	if o.NoOpen {
 		if err := s.mountNoOpen(dir, root, o); err != nil {
 			if uerr := srv.Unmount(); uerr != nil {

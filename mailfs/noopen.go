@@ -62,6 +62,7 @@ func (noOpenFS) Writev(cancel <-chan struct{}, in *fuse.WriteIn, data [][]byte) 
 // while they are mounted on it).
 type Server struct {
 	*fuse.Server
+	done chan struct{} // closed when the main connection is unmounted
 	subs []submount
 }
 
@@ -71,8 +72,9 @@ type submount struct {
 	done chan struct{} // closed when it is unmounted, by us or anyone
 }
 
-// Unmount takes the box connections down, then the main one. A box that
-// someone else unmounted already (umount MNT/inbox) is skipped.
+// Unmount takes the box connections down, then the main one. A connection
+// that someone else unmounted already (umount -R MNT, hubfs umount) is
+// skipped.
 func (s *Server) Unmount() error {
 	for i := len(s.subs) - 1; i >= 0; i-- {
 		sub := s.subs[i]
@@ -85,12 +87,17 @@ func (s *Server) Unmount() error {
 			return fmt.Errorf("unmount %s: %w", sub.dir, err)
 		}
 	}
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
 	return s.Server.Unmount()
 }
 
 // Wait returns once every connection of the mount has been unmounted.
 func (s *Server) Wait() {
-	s.Server.Wait()
+	<-s.done
 	for _, sub := range s.subs {
 		<-sub.done
 	}
