@@ -21,6 +21,10 @@ type mailboxDir struct {
 	root       *Root
 	box        mailbox.Box
 	unreadOnly bool // unread/: only inbox messages not yet marked read
+	// ownMount: the root of a no-open connection (noopen.go), in the
+	// kernel while mounted is true.
+	ownMount bool
+	mounted  atomic.Bool
 
 	// changed is when the listing last changed (Unix ns; 0: not since the
 	// mount), shown as the directory's mtime. The kernel keeps a cached
@@ -39,6 +43,7 @@ var (
 	_ = (fusefs.NodeReaddirer)((*mailboxDir)(nil))
 	_ = (fusefs.NodeOpendirHandler)((*mailboxDir)(nil))
 	_ = (fusefs.NodeUnlinker)((*mailboxDir)(nil))
+	_ = (fusefs.NodeStatfser)((*mailboxDir)(nil))
 	_ = (fusefs.NodeCreater)((*mailboxDir)(nil))   // fixedNames
 	_ = (fusefs.NodeMkdirer)((*mailboxDir)(nil))   // fixedNames
 	_ = (fusefs.NodeMknoder)((*mailboxDir)(nil))   // fixedNames
@@ -62,6 +67,12 @@ func (d *mailboxDir) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse
 	}
 	out.SetTimeout(d.root.boxDirTTL())
 	return 0
+}
+
+// Statfs answers as the root does, for df of a box that is a mount of its
+// own (NoOpen).
+func (d *mailboxDir) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	return d.root.Statfs(ctx, out)
 }
 
 // touch records that the listing changed now.

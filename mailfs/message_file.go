@@ -26,6 +26,7 @@ var (
 	_ = (fusefs.NodeGetattrer)((*messageFile)(nil))
 	_ = (fusefs.NodeSetattrer)((*messageFile)(nil))
 	_ = (fusefs.NodeOpener)((*messageFile)(nil))
+	_ = (fusefs.NodeReader)((*messageFile)(nil))
 	_ = (fusefs.NodeGetxattrer)((*messageFile)(nil))
 	_ = (fusefs.NodeListxattrer)((*messageFile)(nil))
 	_ = (fusefs.NodeSetxattrer)((*messageFile)(nil))
@@ -91,6 +92,25 @@ func (m *messageFile) Open(ctx context.Context, flags uint32) (fusefs.FileHandle
 	// The body never changes, so the kernel may keep its pages across
 	// opens; and a close has nothing to write back, so it needs no FLUSH.
 	return &bytesHandle{data: body}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
+}
+
+// Read serves from the handle fixed at open or, on a no-open connection
+// (noopen.go), where the kernel opened the file without asking and so
+// without a handle, from the model: the plaintext cache, or a fetch and
+// decryption, whose failure (EBADMSG for a message that does not verify)
+// then comes at the read. The kernel keeps the pages, so a body is read
+// once while cached.
+func (m *messageFile) Read(ctx context.Context, f fusefs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h, ok := f.(*bytesHandle); ok {
+		return h.Read(ctx, dest, off)
+	}
+	octx, cancel := m.root.opCtx(ctx)
+	defer cancel()
+	body, err := m.root.mb.Open(octx, m.box, m.id)
+	if err != nil {
+		return nil, m.root.fail("read", m.path(), err)
+	}
+	return (&bytesHandle{data: body}).Read(ctx, dest, off)
 }
 
 func (m *messageFile) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {

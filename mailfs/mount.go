@@ -18,23 +18,51 @@ import (
 type MountOptions struct {
 	AllowOther bool // let other users in; the kernel then enforces the modes
 	Debug      bool // log every FUSE request (never message contents)
-	Logger     *log.Logger
+	// NoOpen serves inbox/, unread/ and sentbox/ over connections of their
+	// own on which the kernel opens message files without asking, so a
+	// cached message is read with no request (noopen.go).
+	NoOpen bool
+	Logger *log.Logger
 }
 
 // Mount mounts root at dir and returns once the kernel has the mount, so
 // the caller can report readiness. As root it mounts with mount(2) directly;
-// otherwise (or when that fails) go-fuse falls back to fusermount3.
-func Mount(dir string, root *Root, o MountOptions) (*fuse.Server, error) {
+// otherwise (or when that fails) go-fuse falls back to fusermount3. With
+// o.NoOpen the boxes get connections of their own on top (noopen.go).
+func Mount(dir string, root *Root, o MountOptions) (*Server, error) {
 	if err := CheckMountpoint(dir); err != nil {
 		return nil, err
 	}
+	if o.Debug && o.Logger != nil {
+		o.Logger = log.New(redactor{o.Logger.Writer()}, o.Logger.Prefix(), o.Logger.Flags())
+	}
+	// The node tree behind the xattr filter.
+	srv, err := serve(dir, root, func(raw fuse.RawFileSystem) fuse.RawFileSystem { return raw }, root, o)
+	if err != nil {
+		return nil, err
+	}
+	dev := fuseDevice(dir)
+	root.dev.Store(&dev)
+	s := &Server{Server: srv, done: make(chan struct{})}
+	go func() { srv.Wait(); close(s.done) }()
+	if o.NoOpen {
+		if err := s.mountNoOpen(dir, root, o); err != nil {
+			if uerr := srv.Unmount(); uerr != nil {
+				Unmount(dir, true)
+			}
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// serve mounts one connection at dir whose root node is node, its raw
+// filesystem wrapped by wrap and then by the xattr filter, and serves it.
+func serve(dir string, node fusefs.InodeEmbedder, wrap func(fuse.RawFileSystem) fuse.RawFileSystem, root *Root, o MountOptions) (*fuse.Server, error) {
 	var extra []string
 	if o.AllowOther {
 		// With other users allowed in, the modes must mean something.
 		extra = append(extra, "default_permissions")
-	}
-	if o.Debug && o.Logger != nil {
-		o.Logger = log.New(redactor{o.Logger.Writer()}, o.Logger.Prefix(), o.Logger.Flags())
 	}
 	opts := &fusefs.Options{
 		MountOptions: fuse.MountOptions{
@@ -53,8 +81,7 @@ func Mount(dir string, root *Root, o MountOptions) (*fuse.Server, error) {
 		GID:    root.opts.GID,
 		Logger: o.Logger,
 	}
-	// fusefs.Mount, with the node tree behind the xattr filter.
-	raw := xattrFilter{RawFileSystem: fusefs.NewNodeFS(root, opts), unserved: &root.unservedXattrs}
+	raw := xattrFilter{RawFileSystem: wrap(fusefs.NewNodeFS(node, opts)), unserved: &root.unservedXattrs}
 	srv, err := fuse.NewServer(raw, dir, &opts.MountOptions)
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
@@ -63,9 +90,13 @@ func Mount(dir string, root *Root, o MountOptions) (*fuse.Server, error) {
 	if err := srv.WaitMount(); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	dev := fuseDevice(dir)
-	root.dev.Store(&dev)
 	return srv, nil
+}
+
+// prefixed is l with prefix added, so a --debug log tells the
+// connections apart.
+func prefixed(l *log.Logger, prefix string) *log.Logger {
+	return log.New(l.Writer(), l.Prefix()+prefix, l.Flags())
 }
 
 // CheckMountpoint makes sure dir can be mounted on. A dead FUSE mount left by
@@ -95,8 +126,21 @@ func CheckMountpoint(dir string) error {
 }
 
 // Unmount unmounts dir: with umount(2) as root, else with fusermount3.
-// lazy detaches a mount that is busy or dead.
+// lazy detaches a mount that is busy or dead, with everything mounted under
+// it. Otherwise the no-open box connections on top of it (NoOpen) go
+// first: while they are mounted, dir is busy.
 func Unmount(dir string, lazy bool) error {
+	if !lazy {
+		for _, sub := range submountsOf(dir) {
+			if err := unmountOne(sub, false); err != nil {
+				return err
+			}
+		}
+	}
+	return unmountOne(dir, lazy)
+}
+
+func unmountOne(dir string, lazy bool) error {
 	if os.Geteuid() == 0 {
 		flags := 0
 		if lazy {

@@ -30,6 +30,7 @@ type testMount struct {
 	cl    *hub.Client
 	// outbox is the mount's send path, its queue in a temporary directory.
 	outbox *queue.Outbox
+	srv    *Server
 }
 
 // newTestOutbox is the send path a mount gets, over a queue in a
@@ -114,6 +115,7 @@ func mountOpts(t *testing.T, h *hubdtest.Hub, cfg mailbox.Config, over func(*hub
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.srv = srv
 	t.Cleanup(func() {
 		if err := srv.Unmount(); err != nil {
 			t.Errorf("unmount: %v", err)

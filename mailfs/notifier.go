@@ -110,12 +110,18 @@ func (n *notifier) forget(dir *fusefs.Inode, name string) {
 	n.checked("entry", name, dir.NotifyEntry(name))
 }
 
-// boxDirs are the directory nodes that list box's messages.
+// boxDirs are the directory nodes that list box's messages, on the main
+// connection and on the no-open ones.
 func (r *Root) boxDirs(box mailbox.Box) []*mailboxDir {
 	if box == mailbox.Inbox {
-		return []*mailboxDir{r.inboxDir, r.unreadDir}
+		return []*mailboxDir{r.inboxDir, r.unreadDir, r.noOpenInbox, r.noOpenUnread}
 	}
-	return []*mailboxDir{r.sentboxDir}
+	return []*mailboxDir{r.sentboxDir, r.noOpenSentbox}
+}
+
+// unreadDirs are unread/ on every connection.
+func (r *Root) unreadDirs() []*mailboxDir {
+	return []*mailboxDir{r.unreadDir, r.noOpenUnread}
 }
 
 // dropListing makes the kernel forget a box directory's attributes and any
@@ -127,8 +133,14 @@ func (n *notifier) dropListing(d *mailboxDir) {
 }
 
 // inTree reports whether a skeleton node has been added to the tree (OnAdd,
-// before the mount serves); before that the kernel knows nothing of it.
-func inTree(d *mailboxDir) bool { return d.StableAttr().Ino != 0 }
+// before the mount serves), or a no-open root is mounted; before that the
+// kernel knows nothing of it.
+func inTree(d *mailboxDir) bool {
+	if d.ownMount {
+		return d.mounted.Load()
+	}
+	return d.StableAttr().Ino != 0
+}
 
 // changed turns a cache change into kernel invalidations and an event line.
 // It is the cache's OnChange callback and runs on whatever goroutine made
@@ -169,25 +181,30 @@ func (r *Root) changed(c mailbox.Change) {
 			}
 		})
 	case mailbox.Read:
-		r.unreadDir.touch()
+		for _, d := range r.unreadDirs() {
+			d.touch()
+		}
 		n.post(func() {
 			// atime changed: drop the cached attributes, keep the pages.
-			for _, d := range []*fusefs.Inode{r.inbox, r.unread} {
-				if d == nil {
+			for _, d := range r.boxDirs(mailbox.Inbox) {
+				if !inTree(d) {
 					continue
 				}
 				if ch := d.GetChild(c.ID); ch != nil {
 					n.checked("attr", c.ID, ch.NotifyContent(-1, 0))
 				}
 			}
-			if c.Entry.Unread() {
-				if r.unread != nil {
-					n.checked("entry", c.ID, r.unread.NotifyEntry(c.ID))
+			for _, d := range r.unreadDirs() {
+				if !inTree(d) {
+					continue
 				}
-			} else {
-				n.forget(r.unread, c.ID)
+				if c.Entry.Unread() {
+					n.checked("entry", c.ID, d.NotifyEntry(c.ID))
+				} else {
+					n.forget(&d.Inode, c.ID)
+				}
+				n.dropListing(d)
 			}
-			n.dropListing(r.unreadDir)
 		})
 	case mailbox.ThreadsChanged:
 		n.post(func() {
@@ -208,7 +225,7 @@ func (r *Root) changed(c mailbox.Change) {
 		// Entering it: nothing is stale, the next opendir caches.
 		if c.Mode != mailbox.ModeWatch {
 			n.post(func() {
-				for _, d := range []*mailboxDir{r.inboxDir, r.unreadDir, r.sentboxDir} {
+				for _, d := range append(r.boxDirs(mailbox.Inbox), r.boxDirs(mailbox.Sentbox)...) {
 					n.dropListing(d)
 				}
 			})

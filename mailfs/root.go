@@ -86,6 +86,9 @@ type Root struct {
 	// The box directories' nodes, made in New so that changes can stamp
 	// their mtime before the kernel has looked at them.
 	inboxDir, unreadDir, sentboxDir *mailboxDir
+	// The same boxes as the roots of their no-open connections
+	// (MountOptions.NoOpen, noopen.go); outside the tree until mounted.
+	noOpenInbox, noOpenUnread, noOpenSentbox *mailboxDir
 	// maildir is the Maildir/ view's shared part.
 	maildir *maildirView
 
@@ -125,6 +128,9 @@ func New(mb Mailbox, self *identity.PublicKey, cfg mailbox.Config, opts Options)
 	r.inboxDir = &mailboxDir{root: r, box: mailbox.Inbox}
 	r.unreadDir = &mailboxDir{root: r, box: mailbox.Inbox, unreadOnly: true}
 	r.sentboxDir = &mailboxDir{root: r, box: mailbox.Sentbox}
+	r.noOpenInbox = &mailboxDir{root: r, box: mailbox.Inbox, ownMount: true}
+	r.noOpenUnread = &mailboxDir{root: r, box: mailbox.Inbox, unreadOnly: true, ownMount: true}
+	r.noOpenSentbox = &mailboxDir{root: r, box: mailbox.Sentbox, ownMount: true}
 	r.maildir = newMaildirView(r, opts.MaildirState)
 	r.notify = newNotifier(r.log)
 	r.usage = &diskUsage{mb: mb, log: r.log, ttl: statfsTTL, wait: statfsWait}

@@ -67,6 +67,7 @@ func mountCommand() *cli.Command {
 			&cli.StringFlag{Name: "maildir-state", EnvVars: []string{"HUBFS_MAILDIR_STATE"}, Usage: "`DIR` of the flags mail clients set in MNT/Maildir that the hub does not keep (default $XDG_STATE_HOME/hubfs/<identity>/maildir)"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users enter the mount (the kernel then enforces the file modes)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request and hub call (never contents or secrets)"},
+			&cli.BoolFlag{Name: "no-open", Usage: "serve inbox/, unread/ and sentbox/ over FUSE connections of their own that the kernel opens files on without asking: a cached message reads with no request (unmount with `hubfs umount` or `umount -R`)"},
 			&cli.StringFlag{Name: "data", EnvVars: []string{"HUBFS_DATA"}, Usage: "embedded hub: data `DIR` (default $XDG_DATA_HOME/hubfs/hub)"},
 			&cli.StringFlag{Name: "listen", Value: hubd.DefaultListen, Usage: "embedded hub: `ADDR` to listen on"},
 			contactsFlag(),
@@ -253,7 +254,7 @@ func serveMount(c *cli.Context, dir string, cfg mailbox.Config, ready *readiness
 	if c.Bool("debug") {
 		fuseLog = log.New(c.App.ErrWriter, "fuse: ", log.LstdFlags)
 	}
-	srv, err := mailfs.Mount(dir, root, mailfs.MountOptions{AllowOther: c.Bool("allow-other"), Debug: c.Bool("debug"), Logger: fuseLog})
+	srv, err := mailfs.Mount(dir, root, mailfs.MountOptions{AllowOther: c.Bool("allow-other"), Debug: c.Bool("debug"), Logger: fuseLog, NoOpen: c.Bool("no-open")})
 	if err != nil {
 		return err
 	}
