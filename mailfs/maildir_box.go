@@ -30,10 +30,6 @@ type maildirBox struct {
 	// not since the mount), its mtime: mail clients rescan a Maildir when
 	// the mtime of new/ or cur/ moves.
 	changed atomic.Int64
-	// added is set once the node is in the tree (maildirFolder.OnAdd), so
-	// the notifier goroutine can tell without reading the inode the mount
-	// goroutine is still writing.
-	added atomic.Bool
 }
 
 var (
@@ -61,7 +57,7 @@ func (d *maildirBox) path() string {
 }
 
 // inTree reports whether OnAdd has put the directory in the tree.
-func (d *maildirBox) inTree() bool { return d.added.Load() }
+func (d *maildirBox) inTree() bool { return d.StableAttr().Ino != 0 }
 
 // touch records that the directory's contents changed now.
 func (d *maildirBox) touch() {

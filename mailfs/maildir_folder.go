@@ -39,8 +39,6 @@ func (d *maildirFolder) OnAdd(ctx context.Context) {
 	boxes := d.view.dirs(d.box)
 	dir("new", boxes[0])
 	dir("cur", boxes[1])
-	boxes[0].added.Store(true)
-	boxes[1].added.Store(true)
 	dir("tmp", &maildirTmp{root: d.view.root})
 	if d.box == mailbox.Inbox {
 		dir(".Sent", &maildirFolder{view: d.view, box: mailbox.Sentbox})

@@ -17,10 +17,18 @@ import (
 // can block in the kernel until a request on the same directory finishes,
 // so it must never be sent from a request handler or with a lock held that a
 // handler may want. Producers only append to a queue, which never blocks.
+//
+// Jobs run only once the tree is built (treeBuilt, at the end of
+// Root.OnAdd): before that they would read inode fields the mount
+// goroutine is still writing, and the kernel knows nothing to invalidate
+// anyway. Jobs posted earlier wait and then run in order.
 type notifier struct {
-	log  *slog.Logger
-	wake chan struct{}
-	done chan struct{}
+	log   *slog.Logger
+	wake  chan struct{}
+	done  chan struct{}
+	built chan struct{} // closed by treeBuilt
+	quit  chan struct{} // closed by close, so a notifier never built can end
+	once  sync.Once
 
 	mu     sync.Mutex // guards the fields below
 	queue  []func()
@@ -28,10 +36,14 @@ type notifier struct {
 }
 
 func newNotifier(log *slog.Logger) *notifier {
-	n := &notifier{log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	n := &notifier{log: log, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		built: make(chan struct{}), quit: make(chan struct{})}
 	go n.run()
 	return n
 }
+
+// treeBuilt lets the jobs run: every node OnAdd makes is in place.
+func (n *notifier) treeBuilt() { n.once.Do(func() { close(n.built) }) }
 
 func (n *notifier) post(job func()) {
 	n.mu.Lock()
@@ -49,6 +61,11 @@ func (n *notifier) post(job func()) {
 
 func (n *notifier) run() {
 	defer close(n.done)
+	select {
+	case <-n.built:
+	case <-n.quit:
+		return // closed before any mount: the queued jobs have nothing to tell
+	}
 	for range n.wake {
 		n.mu.Lock()
 		jobs := n.queue
@@ -72,6 +89,7 @@ func (n *notifier) close() {
 	}
 	n.closed = true
 	n.mu.Unlock()
+	close(n.quit)
 	select {
 	case n.wake <- struct{}{}:
 	default:

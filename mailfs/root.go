@@ -204,6 +204,7 @@ func (r *Root) OnAdd(ctx context.Context) {
 	dir("Maildir", &maildirFolder{view: r.maildir, box: mailbox.Inbox})
 	dir(".hubfs", &controlDir{root: r})
 	dir("contacts", &contactsDir{root: r})
+	r.notify.treeBuilt()
 }
 
 func (r *Root) Getattr(ctx context.Context, f fusefs.FileHandle, out *fuse.AttrOut) syscall.Errno {
