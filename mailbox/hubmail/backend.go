@@ -434,26 +434,35 @@ func (b *Backend) Watch(ctx context.Context, box mailbox.Box, fn func(mailbox.Ev
 	return w, nil
 }
 
+// eventKind is the model's name for a watch event of either stream (a
+// mailbox's or a thread DB's); a stream that failed is recorded.
+func (b *Backend) eventKind(t hub.MailboxEventType, err error) mailbox.EventKind {
+	switch t {
+	case hub.MailboxEventCreate:
+		return mailbox.EventCreate
+	case hub.MailboxEventSave:
+		return mailbox.EventSave
+	case hub.MailboxEventDelete:
+		return mailbox.EventDelete
+	case hub.MailboxEventDisconnected:
+		b.streamFailed(err)
+		return mailbox.EventDisconnected
+	case hub.MailboxEventStopped:
+		b.streamFailed(err)
+		return mailbox.EventStopped
+	case hub.MailboxEventReconnected:
+		return mailbox.EventReconnected
+	}
+	return 0
+}
+
 func (b *Backend) event(box mailbox.Box, ev hub.MailboxEvent) mailbox.Event {
 	out := mailbox.Event{ID: ev.MessageID, Err: mark(ev.Err)}
 	if ev.MessageID != "" {
 		b.prefetch.forget(box, ev.MessageID) // saved (read) or deleted: the buffered copy is stale
 	}
-	switch ev.Type {
-	case hub.MailboxEventCreate:
-		out.Kind = mailbox.EventCreate
-	case hub.MailboxEventSave:
-		out.Kind = mailbox.EventSave
-	case hub.MailboxEventDelete:
-		out.Kind = mailbox.EventDelete
-	case hub.MailboxEventDisconnected:
-		out.Kind = mailbox.EventDisconnected
-		b.streamFailed(ev.Err)
-	case hub.MailboxEventStopped:
-		out.Kind = mailbox.EventStopped
-		b.streamFailed(ev.Err)
-	case hub.MailboxEventReconnected:
-		out.Kind = mailbox.EventReconnected
+	out.Kind = b.eventKind(ev.Type, ev.Err)
+	if out.Kind == mailbox.EventReconnected {
 		b.mu.Lock()
 		b.stats.WatchReconnects++
 		b.stats.Online = true

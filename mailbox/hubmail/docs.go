@@ -174,22 +174,7 @@ func (b *Backend) WatchDocuments(ctx context.Context, db string, fn func(mailbox
 	}
 	w, err := b.cl.WatchDB(ctx, id, func(ev hub.InstanceEvent) {
 		out := mailbox.DocEvent{Collection: ev.Collection, ID: ev.ID, JSON: ev.Instance, Err: mark(ev.Err)}
-		switch ev.Type {
-		case hub.MailboxEventCreate:
-			out.Kind = mailbox.EventCreate
-		case hub.MailboxEventSave:
-			out.Kind = mailbox.EventSave
-		case hub.MailboxEventDelete:
-			out.Kind = mailbox.EventDelete
-		case hub.MailboxEventDisconnected:
-			out.Kind = mailbox.EventDisconnected
-			b.streamFailed(ev.Err)
-		case hub.MailboxEventReconnected:
-			out.Kind = mailbox.EventReconnected
-		case hub.MailboxEventStopped:
-			out.Kind = mailbox.EventStopped
-			b.streamFailed(ev.Err)
-		}
+		out.Kind = b.eventKind(ev.Type, ev.Err)
 		fn(out)
 	})
 	if err != nil {
