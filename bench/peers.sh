@@ -10,7 +10,10 @@
 #              the defaults (--vfs-cache-mode off);
 #   hubfs      the built binary on its embedded hub (temp XDG dirs, --data),
 #              the files sent to itself first through the Go client
-#              (bench/peerseed), listed in inbox/.
+#              (bench/peerseed), listed in inbox/;
+#   hubfs-noopen  the same with --no-open (inbox/ served on a FUSE
+#              connection of its own that the kernel opens files on without
+#              asking), its own hub seeded alike.
 # Each run times, per system and in an order that rotates run by run (the
 # machine is shared and noisy): warm `ls -l`, warm `cat *`, warm
 # `grep -c x -r`, then a remount and a cold `cat *` (the FUSE systems' kernel
@@ -30,7 +33,7 @@ FILES=${PEERS_FILES:-1000}
 RUNS=${PEERS_RUNS:-11}
 RSS_SIZES=${PEERS_RSS:-1000 10000 100000}
 BUDGET=${PEERS_BUDGET:-600}
-SYSTEMS=(tmpfs floor gocryptfs rclone hubfs)
+SYSTEMS=(tmpfs floor gocryptfs rclone hubfs hubfs-noopen)
 
 [ "$(id -u)" = 0 ] || { echo "peers.sh: run as root (mounts, tmpfs)" >&2; exit 1; }
 if ! command -v gocryptfs >/dev/null || ! command -v rclone >/dev/null; then
@@ -43,7 +46,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	[ -n "${watchdog:-}" ] && kill "$watchdog" 2>/dev/null
 	for m in "$work"/mnt/* "$work"/rss/*/mnt; do
-		[ -d "$m" ] && mountpoint -q "$m" && { umount "$m" 2>/dev/null || umount -l "$m"; }
+		[ -d "$m" ] && mountpoint -q "$m" && { umount -R "$m" 2>/dev/null || umount -l "$m"; }
 	done
 	for p in "${PID[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
@@ -83,7 +86,7 @@ waitexit() { # pid: until it has exited (10 s at most)
 }
 
 # dir of each system: where its files are listed.
-dir() { if [ "$1" = hubfs ]; then echo "$work/mnt/hubfs/inbox"; else echo "$work/mnt/$1"; fi; }
+dir() { case $1 in hubfs*) echo "$work/mnt/$1/inbox" ;; *) echo "$work/mnt/$1" ;; esac; }
 
 hubenv() { # prefix: the XDG dirs of a hubfs instance
 	env XDG_CONFIG_HOME="$1/config" XDG_STATE_HOME="$1/state" XDG_CACHE_HOME="$1/cache" XDG_DATA_HOME="$1/share" "${@:2}"
@@ -127,14 +130,17 @@ mount_sys() {
 		PID[$1]=$!
 		waitmount "$m"
 		;;
-	hubfs)
-		local h="$work/hubfs"
+	hubfs | hubfs-noopen)
+		# Each its own hub and identity, seeded alike; hubfs-noopen is the
+		# same mount with --no-open (inbox/ on a connection of its own).
+		local h="$work/$1" flags=()
+		[ "$1" = hubfs-noopen ] && flags=(--no-open)
 		if [ ! -d "$h/data" ]; then
 			mkdir -p "$h"
 			"$work/bin/peerseed" -data "$h/data" -identity "$h/config/hubfs/identity" -src "$work/src" -n "$FILES" 2>&1 | sed 's/^/  /' >&2
 		fi
-		if [ -n "$dbg" ]; then PID[$1]=$(hubmount "$h" "$m" --debug --log-file "$dbg")
-		else PID[$1]=$(hubmount "$h" "$m"); fi
+		if [ -n "$dbg" ]; then PID[$1]=$(hubmount "$h" "$m" "${flags[@]}" --debug --log-file "$dbg")
+		else PID[$1]=$(hubmount "$h" "$m" "${flags[@]}"); fi
 		;;
 	esac
 }
@@ -142,7 +148,8 @@ mount_sys() {
 umount_sys() {
 	local m="$work/mnt/$1"
 	if [ "$1" = tmpfs ]; then umount "$m"; return; fi
-	umount "$m"
+	# --no-open's boxes are mounts on top of the mount: -R takes them first.
+	umount -R "$m"
 	[ -n "${PID[$1]:-}" ] && waitexit "${PID[$1]}"
 	unset "PID[$1]"
 }
@@ -170,7 +177,9 @@ warmup() { run "$1" ls; run "$1" cat; run "$1" grep; }
 mkdir -p "$work/t"
 log "mounting and warming up ${SYSTEMS[*]} ($FILES files)"
 for s in "${SYSTEMS[@]}"; do mount_sys "$s"; warmup "$s"; done
-[ "$(ls "$(dir hubfs)" | wc -l)" = "$FILES" ] || { echo "peers.sh: hubfs lists $(ls "$(dir hubfs)" | wc -l), not $FILES" >&2; exit 1; }
+for s in hubfs hubfs-noopen; do
+	[ "$(ls "$(dir $s)" | wc -l)" = "$FILES" ] || { echo "peers.sh: $s lists $(ls "$(dir $s)" | wc -l), not $FILES" >&2; exit 1; }
+done
 
 log "$RUNS runs, systems in rotating order"
 n=${#SYSTEMS[@]}
@@ -238,7 +247,7 @@ log "counting FUSE requests on debug mounts"
 echo
 echo "| FUSE requests, $FILES files | warm \`ls -l\` | warm \`cat *\` | warm \`grep -c x -r\` | cold \`cat *\` |"
 echo "|---|---|---|---|---|"
-for s in floor gocryptfs hubfs; do
+for s in floor gocryptfs hubfs hubfs-noopen; do
 	umount_sys "$s"
 	dbg="$work/$s.debug.log"
 	mount_sys "$s" "$dbg"
