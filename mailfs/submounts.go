@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"io"
 	"os"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -22,11 +22,10 @@ func submountsOf(dir string) []string {
 	return hubfsMountsUnder(f, dir)
 }
 
-// hubfsMountsUnder lists the mount points of fstype fuse.hubfs under dir in
-// a mountinfo file (proc(5): the mount point is field 5, the fstype follows
-// " - "), deepest first.
-func hubfsMountsUnder(r io.Reader, dir string) []string {
-	prefix := strings.TrimSuffix(dir, "/") + "/"
+// Mounts lists the mount points of fstype fuse.hubfs in a mountinfo file
+// (proc(5): the mount point is field 5, the fstype follows " - "), in the
+// file's order.
+func Mounts(r io.Reader) []string {
 	var out []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 1<<20)
@@ -36,26 +35,45 @@ func hubfsMountsUnder(r io.Reader, dir string) []string {
 		if !ok || len(fields) < 5 || len(after) < 1 || after[0] != "fuse.hubfs" {
 			continue
 		}
-		if p := unescapeOctal(fields[4]); strings.HasPrefix(p, prefix) {
+		out = append(out, unescapeMountinfo(fields[4]))
+	}
+	return out
+}
+
+// TopMounts are this process's hubfs mounts, one a mount: those under
+// another hubfs mount (the box connections of --no-open) are left out.
+// From /proc/self/mountinfo, which never touches the mounts, so a dead one
+// cannot hang the caller; none without /proc.
+func TopMounts() []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	return topLevel(Mounts(f))
+}
+
+// topLevel leaves out the mount points under another one of all.
+func topLevel(all []string) []string {
+	var out []string
+	for _, p := range all {
+		if !slices.ContainsFunc(all, func(q string) bool { return strings.HasPrefix(p, strings.TrimSuffix(q, "/")+"/") }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// hubfsMountsUnder lists the hubfs mount points strictly under dir in a
+// mountinfo file, deepest first.
+func hubfsMountsUnder(r io.Reader, dir string) []string {
+	prefix := strings.TrimSuffix(dir, "/") + "/"
+	var out []string
+	for _, p := range Mounts(r) {
+		if strings.HasPrefix(p, prefix) {
 			out = append(out, p)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return strings.Count(out[i], "/") > strings.Count(out[j], "/") })
 	return out
-}
-
-// unescapeOctal undoes mountinfo's octal escapes (\040 for a space).
-func unescapeOctal(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

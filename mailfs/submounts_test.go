@@ -31,3 +31,12 @@ func TestHubfsMountsUnder(t *testing.T) {
 		}
 	}
 }
+
+// TestTopLevel: a --no-open mount's box connections are not mounts of
+// their own for the commands that look for a running mount.
+func TestTopLevel(t *testing.T) {
+	all := []string{"/m", "/m/inbox", "/m/unread", "/m/sentbox", "/mail box", "/mx"}
+	if got, want := topLevel(all), []string{"/m", "/mail box", "/mx"}; !slices.Equal(got, want) {
+		t.Errorf("topLevel = %q, want %q", got, want)
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/hubfs/hubfs/contacts"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailfs"
 )
 
 // completeCommandName is the hidden command the scripts call.
@@ -316,7 +317,7 @@ func mountIDs(self, box string) ([]string, bool) {
 	// goroutine ends with the process).
 	ch := make(chan result, 1)
 	go func() {
-		for _, dir := range ownHubfsMounts() {
+		for _, dir := range mailfs.TopMounts() {
 			b, err := os.ReadFile(filepath.Join(dir, ".hubfs", "status"))
 			var st struct {
 				Identity string `json:"identity"`

@@ -18,6 +18,7 @@ import (
 	"github.com/hubfs/hubfs/contacts"
 	"github.com/hubfs/hubfs/hub"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailfs"
 	"github.com/hubfs/hubfs/queue"
 	"github.com/hubfs/hubfs/wire"
 )
@@ -301,7 +302,7 @@ func sendmailMount(c *cli.Context, self string) (string, error) {
 		}
 		return mnt, nil
 	}
-	for _, mnt := range ownHubfsMounts() { // none without /proc: send directly
+	for _, mnt := range mailfs.TopMounts() { // none without /proc: send directly
 		if mountIsIdentity(mnt, self) == nil {
 			return mnt, nil
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hubfs/hubfs/contacts"
 	"github.com/hubfs/hubfs/identity"
+	"github.com/hubfs/hubfs/mailfs"
 )
 
 func TestReadMessageDots(t *testing.T) {
@@ -201,8 +202,8 @@ func TestHubfsMounts(t *testing.T) {
 		"40 35 0:50 / /home/u/my\\040mail rw,nosuid - fuse.hubfs hubfs rw,user_id=0\n" +
 		"41 35 0:51 / /other rw - fuse.sshfs x rw\n" +
 		"42 35 0:52 / /m2 rw shared:3 - fuse.hubfs hubfs rw\n"
-	got := hubfsMounts(strings.NewReader(info))
+	got := mailfs.Mounts(strings.NewReader(info))
 	if strings.Join(got, "|") != "/home/u/my mail|/m2" {
-		t.Errorf("hubfsMounts = %q", got)
+		t.Errorf("mailfs.Mounts = %q", got)
 	}
 }
