@@ -149,7 +149,7 @@ umount_sys() {
 	local m="$work/mnt/$1"
 	if [ "$1" = tmpfs ]; then umount "$m"; return; fi
 	# --no-open's boxes are mounts on top of the mount: -R takes them first.
-	umount -R "$m"
+	if [ "$1" = hubfs-noopen ]; then umount -R "$m"; else umount "$m"; fi
 	[ -n "${PID[$1]:-}" ] && waitexit "${PID[$1]}"
 	unset "PID[$1]"
 }
